@@ -1,0 +1,49 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// The module graph of DESIGN.md: dependencies point down only.
+//   CURing ─▶ KeelIO ─▶ KeelWAL ─▶ keel-bench
+//   CCRC32C ─▶ KeelIO
+// keel-bench links KeelWAL for its `wal` subcommand (fsync and commit latency on this disk).
+
+let jemalloc: Target.Dependency = "CJemalloc"
+
+let package = Package(
+    name: "Keel",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "KeelIO", targets: ["KeelIO"]),
+        .library(name: "KeelWAL", targets: ["KeelWAL"]),
+        .executable(name: "keel-bench", targets: ["KeelBench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+    ],
+    targets: [
+        .target(name: "CURing", path: "Sources/CURing", linkerSettings: [.linkedLibrary("uring")]),
+        .systemLibrary(name: "CJemalloc", path: "Sources/CJemalloc"),
+        .target(
+            name: "CCRC32C",
+            path: "Sources/CCRC32C",
+            cSettings: [.unsafeFlags(["-O3"])]
+        ),
+        .target(
+            name: "KeelIO",
+            dependencies: ["CURing", "CCRC32C"]
+        ),
+        .target(name: "KeelWAL", dependencies: ["KeelIO"]),
+        .executableTarget(
+            name: "KeelBench",
+            dependencies: [
+                "KeelIO", "KeelWAL", jemalloc,
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
+        ),
+        .target(name: "KeelTestSupport", dependencies: ["KeelIO"], path: "Tests/KeelTestSupport"),
+        .testTarget(name: "KeelIOTests", dependencies: ["KeelIO", "KeelTestSupport"]),
+        .testTarget(name: "KeelWALTests", dependencies: ["KeelWAL", "KeelIO", "KeelTestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

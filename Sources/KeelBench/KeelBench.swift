@@ -1,0 +1,12 @@
+import ArgumentParser
+
+/// `keel-bench`: measurements of Keel's storage paths on the machine it runs on.
+struct KeelBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keel-bench",
+        abstract: "Benchmarks of Keel's storage paths on this machine.",
+        // --version also reports what the numbers depend on: allocator, io_uring, CRC32C.
+        version: HostReport.current().versionText,
+        subcommands: [WALCommand.self]
+    )
+}
