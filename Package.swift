@@ -3,7 +3,7 @@ import PackageDescription
 
 // The module graph of DESIGN.md: dependencies point down only.
 //   CURing ─▶ KeelIO ─▶ KeelWAL ─▶ keel-bench
-//   CCRC32C ─▶ KeelIO
+//   CCRC32C, CFutex ─▶ KeelIO
 // keel-bench links KeelWAL for its `wal` subcommand (fsync and commit latency on this disk).
 
 let jemalloc: Target.Dependency = "CJemalloc"
@@ -28,9 +28,10 @@ let package = Package(
             path: "Sources/CCRC32C",
             cSettings: [.unsafeFlags(["-O3"])]
         ),
+        .target(name: "CFutex", path: "Sources/CFutex"),
         .target(
             name: "KeelIO",
-            dependencies: ["CURing", "CCRC32C"]
+            dependencies: ["CURing", "CCRC32C", "CFutex"]
         ),
         .target(name: "KeelWAL", dependencies: ["KeelIO"]),
         .executableTarget(

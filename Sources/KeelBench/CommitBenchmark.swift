@@ -22,6 +22,10 @@ struct CommitBenchmark {
         var recordsPerSecond: Double { seconds > 0 ? Double(records) / seconds : 0 }
         var syncsPerSecond: Double { seconds > 0 ? Double(stats.syncs) / seconds : 0 }
         var recordsPerSync: Double { stats.syncs > 0 ? Double(stats.records) / Double(stats.syncs) : 0 }
+        /// Mean duration of one WAL write + fdatasync.
+        var meanSyncMicroseconds: Double { stats.syncs > 0 ? Double(stats.syncNanoseconds) / Double(stats.syncs) / 1e3 : 0 }
+        /// Share of the run the writer spent in write + fdatasync (1 = the disk never waited).
+        var writerBusy: Double { seconds > 0 ? Double(stats.syncNanoseconds) / 1e9 / seconds : 0 }
 
         /// records/s ÷ (records per fsync × raw fsyncs/s): 1 when each group-commit batch
         /// costs no more than one raw 4 KiB write + fdatasync.
@@ -39,6 +43,7 @@ struct CommitBenchmark {
         precondition(appenders >= 1 && seconds > 0)
         var options = WALOptions()
         options.backend = backend.choice
+        options.clock = { BenchSystem.monotonicNanoseconds() }
         options.log = { line in BenchSystem.writeStandardError("keel-wal: " + line + "\n") }
         let wal: WAL
         do {

@@ -1,13 +1,14 @@
 import KeelIO
 
 /// Phase 1 of `keel-bench wal`: the floor under any WAL on this disk. One thread writes 4 KiB
-/// at increasing offsets into a preallocated file, each write followed by fdatasync (plain
-/// pwrite + fdatasync: `DurableFile` with the sync backend). The WAL writes into preallocated
-/// segments the same way, so every fsync the WAL issues costs at least this.
+/// at increasing offsets into a preallocated, zero-filled file, each write followed by
+/// fdatasync (plain pwrite + fdatasync: `DurableFile` with the sync backend). That is the
+/// cheapest fdatasync the disk offers (no file-size change, no extent conversion), and WAL
+/// segments are prepared the same way, so every fsync the WAL issues costs at least this.
 struct RawSyncBenchmark {
     static let writeBytes = 4096
     /// Each scratch file is preallocated to this and replaced by a fresh one when full, so
-    /// that every write lands in preallocated, never-written space, as a WAL segment's do.
+    /// that every write lands in preallocated space, as a WAL segment's do.
     static let fileBytes: Int64 = 64 << 20
 
     let directory: String
@@ -67,11 +68,11 @@ struct RawSyncBenchmark {
 
     private func scratchPath(_ number: Int) -> String { directory + "/raw-sync-\(number).dat" }
 
-    /// A new file preallocated to `fileBytes`, its size made durable before any timed write
-    /// (as WAL segments are), so the timed fdatasyncs carry no file-size change.
+    /// A new file preallocated and zero-filled to `fileBytes`, made durable before any timed
+    /// write (as WAL segments are), so the timed fdatasyncs carry no metadata change.
     private static func makeScratchFile(_ path: String) throws(IOError) -> DurableFile {
         let file = try DurableFile(path: path, create: true, backend: .sync)
-        try file.preallocate(bytes: fileBytes)
+        try file.preallocate(bytes: fileBytes, zeroFill: true)
         try file.syncAll()
         return file
     }

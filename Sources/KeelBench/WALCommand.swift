@@ -9,7 +9,7 @@ struct WALCommand: ParsableCommand {
         commandName: "wal",
         abstract: "Measure the fdatasync floor and WAL commit latency on this disk.",
         discussion: """
-        Phase 1 writes 4 KiB at increasing offsets of a preallocated file with pwrite + \
+        Phase 1 writes 4 KiB at increasing offsets of a preallocated, zero-filled file with pwrite + \
         fdatasync. Phase 2 opens a fresh WAL per backend and appender count; each appender \
         thread appends one entry at a time and waits until it is durable. The scratch \
         directory is removed at the end.

@@ -29,7 +29,7 @@ struct WALReport {
             "",
         ]
         if let raw {
-            lines.append("raw floor: 4 KiB pwrite + fdatasync into a preallocated file, one thread")
+            lines.append("raw floor: 4 KiB pwrite + fdatasync into a preallocated, zero-filled file, one thread")
             var floor = TextTable([
                 .init(title: "fsyncs/s", alignment: .right), .init(title: "syncs", alignment: .right),
                 .init(title: "p50 µs", alignment: .right), .init(title: "p99 µs", alignment: .right),
@@ -45,6 +45,7 @@ struct WALReport {
         if !runs.isEmpty {
             lines.append("WAL commit: each appender thread loops appendAndWait of one entry")
             lines += [runsTable.rendered, ""]
+            lines.append("sync µs = mean time of one WAL write + fdatasync; busy = share of the run the WAL writer spent in them")
             lines.append("target = records/s ÷ (records/fsync × raw fsyncs/s); 1.00 means each group-commit batch costs one raw 4 KiB fdatasync")
         }
         lines += notes.map { "note: " + $0 }
@@ -59,6 +60,7 @@ struct WALReport {
             .init(title: "records/s", alignment: .right), .init(title: "p50 µs", alignment: .right),
             .init(title: "p99 µs", alignment: .right), .init(title: "p99.9 µs", alignment: .right),
             .init(title: "fsyncs/s", alignment: .right), .init(title: "records/fsync", alignment: .right),
+            .init(title: "sync µs", alignment: .right), .init(title: "busy", alignment: .right),
             .init(title: "target", alignment: .right),
         ])
         for run in runs {
@@ -67,6 +69,7 @@ struct WALReport {
                 Format.fixed(run.recordsPerSecond, decimals: 0), String(run.latency.p50Microseconds),
                 String(run.latency.p99Microseconds), String(run.latency.p999Microseconds),
                 Format.fixed(run.syncsPerSecond, decimals: 0), Format.fixed(run.recordsPerSync, decimals: 1),
+                Format.fixed(run.meanSyncMicroseconds, decimals: 0), Format.fixed(run.writerBusy, decimals: 2),
                 Format.fixed(run.targetRatio(rawSyncsPerSecond: rawSyncsPerSecond), decimals: 2),
             ])
         }
@@ -115,6 +118,8 @@ struct WALReport {
             ("segmentsCut", .unsigned(run.stats.segmentsCut)),
             ("fsyncsPerSecond", .number(run.syncsPerSecond, decimals: 1)),
             ("recordsPerSync", .number(run.recordsPerSync, decimals: 2)),
+            ("meanSyncMicroseconds", .number(run.meanSyncMicroseconds, decimals: 1)),
+            ("writerBusy", .number(run.writerBusy, decimals: 3)),
             ("targetRatio", .number(run.targetRatio(rawSyncsPerSecond: rawSyncsPerSecond), decimals: 3)),
         ])
     }

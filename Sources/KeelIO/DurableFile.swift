@@ -39,9 +39,11 @@ public struct DurableFile: ~Copyable {
     public let descriptor: Int32
     public let backend: IOBackend
     private var ring: Ring?
-    /// The completion slots of this file's ring operations, owned here so that no write
-    /// allocates.
+    /// The completion slots of this file's ring operations (a pair per write in flight),
+    /// owned here so that no write allocates.
     private let slots: UnsafeMutableBufferPointer<Int32>
+    /// How many durable writes may be in flight at once (io_uring only), each named by a tag.
+    public static let writesInFlightMax = 8
 
     /// Opens (or with `create`, creates exclusively) `path` for durable writes.
     public init(path: String, create: Bool, backend choice: IOBackendChoice) throws(IOError) {
@@ -49,7 +51,7 @@ public struct DurableFile: ~Copyable {
         let flags = create ? (O_RDWR | O_CREAT | O_EXCL) : O_RDWR
         let fd = try Syscalls.open(path, flags: flags, mode: 0o600)
         do {
-            self.ring = backend == .uring ? try Ring(entries: 8, path: path) : nil
+            self.ring = backend == .uring ? try Ring(entries: UInt32(2 * Self.writesInFlightMax), path: path) : nil
         } catch {
             Syscalls.close(fd)
             throw error
@@ -57,7 +59,7 @@ public struct DurableFile: ~Copyable {
         self.path = path
         self.descriptor = fd
         self.backend = backend
-        self.slots = .allocate(capacity: 2)
+        self.slots = .allocate(capacity: 2 * Self.writesInFlightMax)
         self.slots.initialize(repeating: 0)
     }
 
@@ -84,12 +86,14 @@ public struct DurableFile: ~Copyable {
     }
 
     /// Starts a durable write of `buffer` at `offset`. With io_uring it only submits, so the
-    /// caller can do other work (wake the waiters of the previous write) while the disk works;
-    /// `buffer` must then stay untouched until `completeWriteAndSync`. The fallback does the
-    /// whole write and fdatasync here.
-    public mutating func beginWriteAndSync(_ buffer: UnsafeRawBufferPointer, at offset: Int64) throws(IOError) -> WriteProgress {
+    /// caller can do other work — start more writes under other tags, wake the waiters of an
+    /// earlier write — while the disk works; `buffer` must then stay untouched until
+    /// `completeWriteAndSync` with the same tag. The fallback does the whole write and
+    /// fdatasync here.
+    public mutating func beginWriteAndSync(_ buffer: UnsafeRawBufferPointer, at offset: Int64, tag: Int = 0) throws(IOError) -> WriteProgress {
         if ring != nil {
-            try ring!.beginWriteAndSync(fd: descriptor, buffer, offset: offset, slots: slots)
+            precondition(tag >= 0 && tag < Self.writesInFlightMax, "write tag out of range")
+            try ring!.beginWriteAndSync(fd: descriptor, buffer, offset: offset, firstSlot: 2 * tag, slots: slots)
             return .inFlight
         }
         try Syscalls.pwriteAll(descriptor, buffer, offset: offset, path: path)
@@ -97,10 +101,10 @@ public struct DurableFile: ~Copyable {
         return .durable
     }
 
-    /// Waits for the write `beginWriteAndSync` started (same arguments) to be durable.
-    public mutating func completeWriteAndSync(_ buffer: UnsafeRawBufferPointer, at offset: Int64) throws(IOError) {
+    /// Waits for the write `beginWriteAndSync` started (same arguments and tag) to be durable.
+    public mutating func completeWriteAndSync(_ buffer: UnsafeRawBufferPointer, at offset: Int64, tag: Int = 0) throws(IOError) {
         precondition(ring != nil, "only io_uring writes are ever in flight")
-        try ring!.completeWriteAndSync(fd: descriptor, buffer, offset: offset, slots: slots)
+        try ring!.completeWriteAndSync(fd: descriptor, buffer, offset: offset, firstSlot: 2 * tag, slots: slots)
     }
 
     /// Writes without syncing (followed later by `sync`): used where durability is batched.
@@ -111,8 +115,12 @@ public struct DurableFile: ~Copyable {
     /// fsync: data and metadata, used after preallocation and size changes.
     public func syncAll() throws(IOError) { try Syscalls.fsync(descriptor, path: path) }
 
-    public func preallocate(bytes: Int64) throws(IOError) {
+    /// Reserves `bytes` of disk and sets the file's size; with `zeroFill` also writes zeros
+    /// over the whole range, so that later fdatasyncs inside it flush data only (see
+    /// `Syscalls.zeroFill`). Make it durable with `syncAll()`.
+    public func preallocate(bytes: Int64, zeroFill: Bool = false) throws(IOError) {
         try Syscalls.preallocate(descriptor, length: bytes, path: path)
+        if zeroFill { try Syscalls.zeroFill(descriptor, 0..<bytes, path: path) }
     }
 
     public func size() throws(IOError) -> Int64 { try Syscalls.fileSize(descriptor, path: path) }

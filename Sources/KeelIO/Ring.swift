@@ -93,34 +93,41 @@ public struct Ring: ~Copyable {
 
     // MARK: Durable write
 
+    /// The value a completion slot holds while its operation is still in flight.
+    public static let inFlight = Int32.min
+
     /// Starts writing all of `buffer` at `offset` followed by an fdatasync: a write linked to
-    /// an fdatasync, submitted together, without waiting. `completeWriteAndSync` with the same
-    /// arguments and slots finishes it; `buffer` must stay untouched until then. Slots 0 and 1
-    /// of `slots` receive the two completions.
+    /// an fdatasync, submitted together, without waiting. Their completions land in
+    /// `slots[firstSlot]` and `slots[firstSlot + 1]`; `completeWriteAndSync` with the same
+    /// arguments finishes it, and `buffer` must stay untouched until then. Several such writes
+    /// may be in flight at once, each with its own pair of slots: the kernel runs their
+    /// fdatasyncs concurrently.
     public mutating func beginWriteAndSync(fd: Int32, _ buffer: UnsafeRawBufferPointer, offset: Int64,
-                                           slots: UnsafeMutableBufferPointer<Int32>) throws(IOError) {
-        precondition(slots.count >= 2)
-        guard buffer.count > 0 else {
-            prepareDatasync(fd: fd, slot: 1)
-            slots[0] = 0
-            return try submit()
+                                           firstSlot: Int, slots: UnsafeMutableBufferPointer<Int32>) throws(IOError) {
+        precondition(firstSlot >= 0 && firstSlot + 1 < slots.count)
+        slots[firstSlot] = buffer.count > 0 ? Self.inFlight : 0
+        slots[firstSlot + 1] = Self.inFlight
+        if buffer.count > 0 {
+            prepareWrite(fd: fd, buffer, offset: offset, slot: firstSlot, linkNext: true)
         }
-        prepareWrite(fd: fd, buffer, offset: offset, slot: 0, linkNext: true)
-        prepareDatasync(fd: fd, slot: 1)
+        prepareDatasync(fd: fd, slot: firstSlot + 1)
         try submit()
     }
 
-    /// Waits for what `beginWriteAndSync` started and returns once all of `buffer` is durable.
-    /// A short write cancels the linked fdatasync (ECANCELED); the rest is then written with
-    /// its own fdatasync. An fdatasync failure is thrown as is and must not be retried by the
-    /// caller (the page cache may have dropped the dirty pages).
+    /// Waits for what `beginWriteAndSync` started (same arguments) and returns once all of
+    /// `buffer` is durable; completions of other writes in flight are stored in their slots
+    /// meanwhile. A short write cancels the linked fdatasync (ECANCELED); the rest is then
+    /// written with its own fdatasync. An fdatasync failure is thrown as is and must not be
+    /// retried by the caller (the page cache may have dropped the dirty pages).
     public mutating func completeWriteAndSync(fd: Int32, _ buffer: UnsafeRawBufferPointer, offset: Int64,
-                                              slots: UnsafeMutableBufferPointer<Int32>) throws(IOError) {
-        try reap(buffer.count > 0 ? 2 : 1, into: slots)
+                                              firstSlot: Int, slots: UnsafeMutableBufferPointer<Int32>) throws(IOError) {
         var done = 0
         while true {
-            let written = slots[0]
-            let synced = slots[1]
+            while slots[firstSlot] == Self.inFlight || slots[firstSlot + 1] == Self.inFlight {
+                try reap(1, into: slots)
+            }
+            let written = slots[firstSlot]
+            let synced = slots[firstSlot + 1]
             if written < 0 && written != -EINTR && written != -EAGAIN {
                 throw IOError(operation: "write", errno: Errno(rawValue: -written), path: path, offset: offset + Int64(done))
             }
@@ -130,13 +137,12 @@ public struct Ring: ~Copyable {
                 if synced != -ECANCELED && synced != -EINTR && synced != -EAGAIN {
                     throw IOError(operation: "fdatasync", errno: Errno(rawValue: -synced), path: path)
                 }
-            } else if written == 0 {
+            } else if written == 0 && done < buffer.count {
                 throw IOError(operation: "write", errno: .ioError, path: path, offset: offset + Int64(done))
             }
             // A short or interrupted write, or a sync that never ran: go again with the rest.
             let rest = UnsafeRawBufferPointer(rebasing: buffer[done...])
-            try beginWriteAndSync(fd: fd, rest, offset: offset + Int64(done), slots: slots)
-            try reap(rest.count > 0 ? 2 : 1, into: slots)
+            try beginWriteAndSync(fd: fd, rest, offset: offset + Int64(done), firstSlot: firstSlot, slots: slots)
         }
     }
 }

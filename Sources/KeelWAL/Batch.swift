@@ -1,6 +1,7 @@
 /// One group-commit batch: encoded records in an aligned buffer, and what the writer must
-/// know about them. Two exist: appenders fill one while the writer writes the other.
-struct Batch: ~Copyable {
+/// know about them. Appenders fill the pending one while the writer has others on the disk;
+/// the buffers are reused, never allocated per batch.
+final class Batch {
     private(set) var storage: UnsafeMutableRawBufferPointer
     private(set) var bytes = 0
     private(set) var records = 0
@@ -21,7 +22,7 @@ struct Batch: ~Copyable {
     var contents: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: storage[0..<bytes]) }
 
     /// Copies a prepared record in, growing the buffer only for a record larger than it.
-    mutating func add(_ record: PreparedRecord) {
+    func add(_ record: PreparedRecord) {
         if bytes + record.encodedSize > storage.count {
             precondition(bytes == 0, "batch overflow: the caller checks the limit")
             storage.deallocate()
@@ -32,7 +33,7 @@ struct Batch: ~Copyable {
         records += 1
     }
 
-    mutating func note(_ record: WALRecord) {
+    func note(_ record: WALRecord) {
         switch record {
         case .entry(let entry):
             if firstEntryIndex == nil { firstEntryIndex = entry.index }
@@ -43,7 +44,7 @@ struct Batch: ~Copyable {
     }
 
     /// Empties the batch, keeping its buffer (shrunk back if one huge record grew it).
-    mutating func reset(capacity: Int) {
+    func reset(capacity: Int) {
         if storage.count > capacity {
             storage.deallocate()
             storage = .allocate(byteCount: capacity, alignment: 4096)

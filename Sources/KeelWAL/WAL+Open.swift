@@ -27,7 +27,7 @@ extension WAL {
             let first = SegmentName(sequence: 0, firstIndex: snapshotIndex.next)
             do {
                 let start = try createSegment(first, in: directory, capacity: options.segmentBytes,
-                                              options: options, hardState: nil, snapshot: nil)
+                                              prepared: nil, hardState: nil, snapshot: nil)
                 let file = try DurableFile(path: directory + "/" + first.fileName, create: false, backend: options.backend)
                 let wal = WAL(directory: directory, options: options, file: file, segments: [first], position: start,
                               capacity: options.segmentBytes, replay: replay.result, lastEntryIndex: snapshotIndex)
@@ -168,14 +168,13 @@ extension WAL {
         }
     }
 
-    /// Cuts the file at `offset` and preallocates it back to `size`, so that everything past
-    /// the last good record reads as zeros again.
+    /// Overwrites everything from `offset` to `size` with zeros, so that what follows the last
+    /// good record reads as unwritten space again.
     private static func repairTail(path: String, at offset: Int64, size: Int64) throws(WALError) {
         do {
             let fd = try Syscalls.open(path, flags: O_RDWR)
             defer { Syscalls.close(fd) }
-            try Syscalls.truncate(fd, length: offset, path: path)
-            try Syscalls.preallocate(fd, length: size, path: path)
+            try Syscalls.zeroFill(fd, offset..<size, path: path)
             try Syscalls.fsync(fd, path: path)
         } catch {
             throw .io(error)

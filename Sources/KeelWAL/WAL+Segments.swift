@@ -5,12 +5,12 @@ import KeelIO
 
 extension WAL {
     /// Creates segment `name` durably and returns where its first record after the header
-    /// records goes:
-    /// the file is made under a temporary name, preallocated, given its header records
-    /// (segment header, then the hard state and snapshot marker in force, so that releasing
-    /// older segments never loses them), fsynced, renamed into place, and the directory
-    /// fsynced. A crash at any point leaves either no segment or a complete one.
-    static func createSegment(_ name: SegmentName, in directory: String, capacity: Int64, options: WALOptions,
+    /// records goes: the file is made under a temporary name, preallocated and zero-filled
+    /// (or taken ready-made from `prepared`), given its header records (segment header, then
+    /// the hard state and snapshot marker in force, so that releasing older segments never
+    /// loses them), fsynced, renamed into place, and the directory fsynced. A crash at any
+    /// point leaves either no segment or a complete one.
+    static func createSegment(_ name: SegmentName, in directory: String, capacity: Int64, prepared: String?,
                               hardState: HardState?, snapshot: SnapshotMarker?) throws(IOError) -> Int64 {
         var state: [PreparedRecord] = []
         if let hardState { state.append(PreparedRecord(.hardState(hardState))) }
@@ -21,11 +21,13 @@ extension WAL {
         let prefix = [header] + state
 
         let finalPath = directory + "/" + name.fileName
-        let temporaryPath = finalPath + ".tmp"
+        let temporaryPath = prepared ?? finalPath + ".tmp"
         do {
-            let fd = try Syscalls.open(temporaryPath, flags: O_RDWR | O_CREAT | O_TRUNC, mode: 0o600)
+            if prepared == nil {
+                try SegmentPreparation.make(path: temporaryPath, capacity: max(capacity, Int64(prefixBytes)))
+            }
+            let fd = try Syscalls.open(temporaryPath, flags: O_RDWR, mode: 0o600)
             defer { Syscalls.close(fd) }
-            try Syscalls.preallocate(fd, length: max(capacity, Int64(prefixBytes)), path: temporaryPath)
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: prefixBytes, alignment: 8)
             defer { buffer.deallocate() }
             var at = 0
@@ -53,10 +55,17 @@ extension WAL {
         try file.syncAll()
         let previous = lock.withLock { segments.last! }
         let name = SegmentName(sequence: previous.sequence + 1, firstIndex: firstIndex)
-        let size = max(options.segmentBytes, Int64(batchBytes + 4096))
-        let start = try Self.createSegment(name, in: directory, capacity: size, options: options,
+        let needed = Int64(batchBytes + 4096)
+        let prepared = preparation?.take(atLeast: needed)
+        let size = prepared != nil ? preparation!.capacity : max(options.segmentBytes, needed)
+        let start = try Self.createSegment(name, in: directory, capacity: size, prepared: prepared,
                                            hardState: writtenHardState, snapshot: writtenSnapshot)
         file = try DurableFile(path: directory + "/" + name.fileName, create: false, backend: options.backend)
+        // Start on the next file, unless the prepared one went unused (this batch was too
+        // large for it) and can serve the next cut.
+        if prepared != nil || preparation?.isReady != true {
+            preparation = SegmentPreparation(directory: directory, capacity: options.segmentBytes)
+        }
         position = start
         capacity = size
         lock.withLock {

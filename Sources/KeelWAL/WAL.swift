@@ -1,4 +1,5 @@
 import KeelIO
+import Synchronization
 
 /// Keel's write-ahead log: raft entries and hard state are durable here before the node
 /// acknowledges anything.
@@ -29,11 +30,20 @@ public final class WAL: @unchecked Sendable {
     let options: WALOptions
 
     // Appender-side state, guarded by `lock`.
-    let lock = ConditionLock(conditions: 2 + generationConditions)
+    let lock = ConditionLock(conditions: 2)
     static let workArrived = 0, spaceFreed = 1
-    /// Appenders waiting for durability sleep on condition `2 + generation % 4`. Four, because
-    /// while batch g is announced, g+1 is being written and g+2 is filling.
-    static let generationConditions = 4
+    /// Appenders waiting for durability sleep on event word `generation % 8`, without the
+    /// lock: a finished batch wakes only its own appenders, and they go straight back to
+    /// appending instead of queueing for the lock first. Eight words, one more than the most
+    /// batches in flight plus the one filling (a shared word would only cause spurious wake-ups).
+    static let generationWords = 8
+    let durableEvents = EventCount(words: generationWords)
+    /// Wakes appenders and runs callbacks, off the writer thread.
+    let notifier: DurabilityNotifier
+    /// `durableTicket`, readable without the lock.
+    let publishedDurableTicket = Atomic<UInt64>(0)
+    /// Set once `failure` is.
+    let stopped = Atomic<Bool>(false)
     var pending: Batch
     /// How many batches have been handed to the writer; the pending batch's generation.
     var generation: UInt64 = 0
@@ -47,13 +57,16 @@ public final class WAL: @unchecked Sendable {
     var statistics = WALStats()
 
     // Writer-side state, touched only by the writer thread (and by open before it starts).
-    var inflight: Batch
+    /// Empty batch buffers for the writer to swap in as the next pending batch.
+    var spare: [Batch]
     var file: DurableFile
     var position: Int64
     var capacity: Int64
     var writtenHardState: HardState?
     var writtenSnapshot: SnapshotMarker?
     var lastEntryIndex: LogIndex
+    /// The next segment file, being made ahead of the cut that will need it.
+    var preparation: SegmentPreparation?
     private var writer: OSThread?
 
     init(directory: String, options: WALOptions, file: consuming DurableFile, segments: [SegmentName],
@@ -69,7 +82,9 @@ public final class WAL: @unchecked Sendable {
         self.writtenSnapshot = replay.snapshot
         self.lastEntryIndex = lastEntryIndex
         self.pending = Batch(capacity: options.batchBytesMax)
-        self.inflight = Batch(capacity: options.batchBytesMax)
+        let window = backend == .uring ? options.batchesInFlightMax : 1
+        self.spare = (0..<window).map { _ in Batch(capacity: options.batchBytesMax) }
+        self.notifier = DurabilityNotifier(events: durableEvents)
         self.writer = OSThread(name: "keel-wal") { [unowned self] in self.runWriter() }
     }
 
@@ -93,8 +108,8 @@ public final class WAL: @unchecked Sendable {
     }
 
     /// Appends and calls `completion` once the records are durable (nil) or the WAL failed.
-    /// Completions run on the writer thread, in append order, each exactly once; they must
-    /// not block.
+    /// Completions run on the WAL's notifier thread, in append order, each exactly once; they
+    /// must not block.
     public func append(_ records: [WALRecord], completion: @escaping @Sendable (WALError?) -> Void) {
         let prepared: [PreparedRecord]
         do { prepared = try prepare(records) } catch { return completion(error) }
@@ -111,15 +126,17 @@ public final class WAL: @unchecked Sendable {
 
     /// Blocks until every record up to `ticket` is durable.
     public func wait(for ticket: Ticket) throws(WALError) {
-        lock.lock()
-        defer { lock.unlock() }
-        while durableTicket < ticket.rawValue {
-            if let failure { throw .failed(failure) }
-            lock.wait(Self.durableCondition(ticket.generation))
+        let word = Self.eventWord(ticket.generation)
+        durableEvents.wait(on: word) {
+            publishedDurableTicket.load(ordering: .acquiring) >= ticket.rawValue || stopped.load(ordering: .acquiring)
         }
+        if publishedDurableTicket.load(ordering: .acquiring) >= ticket.rawValue { return }
+        let failure = lock.withLock { self.failure }
+        precondition(failure != nil, "a waiter stopped without durability or failure")
+        throw .failed(failure!)
     }
 
-    static func durableCondition(_ generation: UInt64) -> Int { 2 + Int(generation % UInt64(generationConditions)) }
+    static func eventWord(_ generation: UInt64) -> Int { Int(generation % UInt64(generationWords)) }
 
     private func prepare(_ records: [WALRecord]) throws(WALError) -> [PreparedRecord] {
         var prepared: [PreparedRecord] = []
@@ -158,112 +175,157 @@ public final class WAL: @unchecked Sendable {
 
     // MARK: The writer
 
-    /// A batch that is durable but whose appenders have not been told yet.
-    private struct Finished {
-        var lastTicket: UInt64
-        var generation: UInt64
-        var records: Int
-        var bytes: Int
+    /// A batch handed to the disk and not yet announced.
+    private struct InFlight {
+        let batch: Batch
+        /// The durable-write tag (a pair of completion slots) it uses.
+        let tag: Int
+        let generation: UInt64
+        let offset: Int64
+        let started: UInt64
+        var durable: Bool
+        var nanoseconds: UInt64 = 0
     }
 
-    /// The writer loop: take the pending batch, write and fdatasync it, announce it.
+    /// The writer loop: take pending batches, write and fdatasync them, announce them in order.
     ///
-    /// With io_uring the announcement of batch g (waking its appenders, running its
-    /// callbacks) happens after batch g+1 was submitted, while the disk works on it, instead
-    /// of delaying the next write. The fallback writes on this thread, so it announces each
-    /// batch as soon as it is durable, under the same lock hold that takes the next batch.
+    /// With io_uring up to `batchesInFlightMax` batches are on the disk at once: while the
+    /// oldest one's fdatasync runs, the next pending batch is submitted behind it, and the
+    /// kernel overlaps their fdatasyncs. The fallback writes on this thread, one batch at a
+    /// time. Either way batches are announced strictly in order, so a ticket is durable only
+    /// when every earlier one is; announcing (marking durable) is cheap for the writer, since
+    /// waking appenders and running callbacks are the notifier thread's work.
     private func runWriter() {
-        var finished: Finished?
+        var flight: [InFlight] = []
+        var freeTags = Array((0..<spare.count).reversed())
         while true {
             lock.lock()
-            var ready: [@Sendable (WALError?) -> Void] = []
-            if let done = finished, pending.isEmpty || backend == .sync {
-                ready = announce(done)
-                finished = nil
+            var notice = Notice()
+            while let oldest = flight.first, oldest.durable {
+                notice.merge(announce(oldest))
+                flight.removeFirst()
+                oldest.batch.reset(capacity: options.batchBytesMax)
+                spare.append(oldest.batch)
+                freeTags.append(oldest.tag)
             }
-            // Tickets that carried no records are durable once everything before them is.
-            while pending.isEmpty && finished == nil && failure == nil {
+            // Nothing to write and nothing on the disk: wait. Tickets that carried no records
+            // are durable once everything before them is.
+            while pending.isEmpty && flight.isEmpty && failure == nil {
                 if pending.lastTicket > durableTicket {
-                    durableTicket = pending.lastTicket
-                    ready += takeCallbacks(upTo: durableTicket)
-                    broadcastDurable()
+                    publishDurable(pending.lastTicket)
+                    notice.merge(Notice(words: Self.allWords, callbacks: takeCallbacks(upTo: durableTicket)))
                 }
                 if closing { break }
+                notifier.post(notice)
+                notice = Notice()
                 lock.wait(Self.workArrived)
             }
-            if pending.isEmpty {
+            if pending.isEmpty && flight.isEmpty {
                 lock.unlock()
-                ready.forEach { $0(nil) }
+                notifier.post(notice)
                 return
             }
-            swap(&pending, &inflight)
-            let batchGeneration = generation
-            generation += 1
-            pending.reset(capacity: options.batchBytesMax)
-            pending.lastTicket = inflight.lastTicket
-            lock.broadcast(Self.spaceFreed)
+            var taken: (batch: Batch, generation: UInt64)?
+            if !pending.isEmpty && !spare.isEmpty {
+                taken = (pending, generation)
+                generation += 1
+                pending = spare.removeLast()
+                pending.lastTicket = taken!.batch.lastTicket
+                lock.broadcast(Self.spaceFreed)
+            }
             lock.unlock()
-            ready.forEach { $0(nil) }
+            notifier.post(notice)
 
             do {
-                let progress = try beginInflight()
-                if let done = finished {
-                    let announced = lock.withLock { announce(done) }
-                    announced.forEach { $0(nil) }
-                    finished = nil
+                if let taken {
+                    try submit(taken.batch, generation: taken.generation, tag: freeTags.removeLast(), flight: &flight)
+                } else {
+                    try completeOldest(&flight)
                 }
-                if progress == .inFlight { try file.completeWriteAndSync(inflight.contents, at: position) }
-                finishInflight()
             } catch {
-                if let done = finished { lock.withLock { announce(done) }.forEach { $0(nil) } }
+                drain(&flight)
                 fail(error)
                 return
             }
-            finished = Finished(lastTicket: inflight.lastTicket, generation: batchGeneration,
-                                records: inflight.records, bytes: inflight.bytes)
         }
     }
 
-    /// Marks a written batch durable and wakes its appenders; returns its callbacks, to run
-    /// after the lock is released. Called with the lock held.
-    private func announce(_ done: Finished) -> [@Sendable (WALError?) -> Void] {
+    /// Starts writing `batch` at the end of the current segment, cutting a new segment first
+    /// (after everything in flight is durable) when it does not fit.
+    private func submit(_ batch: Batch, generation: UInt64, tag: Int, flight: inout [InFlight]) throws(IOError) {
+        // The next segment is made ahead once the WAL is written to (not on an open that
+        // only replays).
+        if preparation == nil { preparation = SegmentPreparation(directory: directory, capacity: options.segmentBytes) }
+        if position + Int64(batch.bytes) > capacity {
+            while flight.contains(where: { !$0.durable }) { try completeOldest(&flight) }
+            try cutSegment(firstIndex: batch.firstEntryIndex ?? lastEntryIndex.next, batchBytes: batch.bytes)
+        }
+        let started = options.clock?() ?? 0
+        let progress = try file.beginWriteAndSync(batch.contents, at: position, tag: tag)
+        var entry = InFlight(batch: batch, tag: tag, generation: generation, offset: position, started: started,
+                             durable: progress == .durable)
+        if entry.durable { entry.nanoseconds = (options.clock?() ?? 0) - started }
+        flight.append(entry)
+        position += Int64(batch.bytes)
+        if let state = batch.lastHardState { writtenHardState = state }
+        if let marker = batch.lastSnapshot { writtenSnapshot = marker }
+        if let index = batch.lastEntryIndex { lastEntryIndex = index }
+    }
+
+    /// Waits until the oldest batch still on the disk is durable.
+    private func completeOldest(_ flight: inout [InFlight]) throws(IOError) {
+        guard let i = flight.firstIndex(where: { !$0.durable }) else { return }
+        try file.completeWriteAndSync(flight[i].batch.contents, at: flight[i].offset, tag: flight[i].tag)
+        flight[i].durable = true
+        flight[i].nanoseconds = (options.clock?() ?? 0) - flight[i].started
+    }
+
+    /// After a failure: announces what did become durable, in order, and waits for the rest of
+    /// the disk's work, so that no buffer is released while the kernel may still read it.
+    private func drain(_ flight: inout [InFlight]) {
+        var announcing = true
+        for i in flight.indices {
+            if !flight[i].durable {
+                do {
+                    try file.completeWriteAndSync(flight[i].batch.contents, at: flight[i].offset, tag: flight[i].tag)
+                } catch {
+                    announcing = false
+                    continue
+                }
+            }
+            if announcing { notifier.post(lock.withLock { announce(flight[i]) }) }
+        }
+        flight.removeAll()
+    }
+
+    /// Marks a written batch durable; returns the notice that wakes its appenders and runs its
+    /// callbacks. Called with the lock held.
+    private func announce(_ done: InFlight) -> Notice {
         statistics.syncs += 1
-        statistics.records += UInt64(done.records)
-        statistics.bytes += UInt64(done.bytes)
-        durableTicket = max(durableTicket, done.lastTicket)
-        lock.broadcast(Self.durableCondition(done.generation))
-        return takeCallbacks(upTo: durableTicket)
+        statistics.records += UInt64(done.batch.records)
+        statistics.bytes += UInt64(done.batch.bytes)
+        statistics.syncNanoseconds += done.nanoseconds
+        publishDurable(max(durableTicket, done.batch.lastTicket))
+        return Notice(words: 1 << UInt8(Self.eventWord(done.generation)), callbacks: takeCallbacks(upTo: durableTicket))
     }
 
-    private func broadcastDurable() {
-        for generation in 0..<UInt64(Self.generationConditions) { lock.broadcast(Self.durableCondition(generation)) }
+    /// Called with the lock held.
+    private func publishDurable(_ ticket: UInt64) {
+        durableTicket = ticket
+        publishedDurableTicket.store(ticket, ordering: .releasing)
     }
 
-    /// Starts writing the in-flight batch at the end of the current segment, cutting a new
-    /// segment first when it does not fit.
-    private func beginInflight() throws(IOError) -> DurableFile.WriteProgress {
-        if position + Int64(inflight.bytes) > capacity {
-            try cutSegment(firstIndex: inflight.firstEntryIndex ?? lastEntryIndex.next, batchBytes: inflight.bytes)
-        }
-        return try file.beginWriteAndSync(inflight.contents, at: position)
-    }
-
-    private func finishInflight() {
-        position += Int64(inflight.bytes)
-        if let state = inflight.lastHardState { writtenHardState = state }
-        if let marker = inflight.lastSnapshot { writtenSnapshot = marker }
-        if let index = inflight.lastEntryIndex { lastEntryIndex = index }
-    }
+    static let allWords = UInt8((1 << generationWords) - 1)
 
     private func fail(_ error: IOError) {
         lock.lock()
         failure = error
+        stopped.store(true, ordering: .releasing)
         let all = takeCallbacks(upTo: .max)
-        broadcastDurable()
         lock.broadcast(Self.spaceFreed)
         lock.unlock()
         options.log("write failed, the WAL accepts no more records: \(error)")
-        all.forEach { $0(.failed(error)) }
+        notifier.post(Notice(words: Self.allWords, callbacks: all, error: .failed(error)))
     }
 
     private func takeCallbacks(upTo ticket: UInt64) -> [@Sendable (WALError?) -> Void] {
@@ -290,10 +352,13 @@ public final class WAL: @unchecked Sendable {
         closing = true
         lock.broadcast(Self.workArrived)
         lock.broadcast(Self.spaceFreed)
-        broadcastDurable()
         lock.unlock()
         writer?.join()
         writer = nil
+        notifier.post(Notice(words: Self.allWords))
+        notifier.stop()
+        preparation?.finish()
+        preparation = nil
         return lock.withLock { failure }
     }
 
