@@ -61,6 +61,14 @@ int keel_ring_prep_fdatasync(keel_ring *ring, int fd, uint64_t user_data, int li
     return 0;
 }
 
+int keel_ring_prep_read(keel_ring *ring, int fd, void *buffer, unsigned length, uint64_t user_data) {
+    struct io_uring_sqe *sqe = keel_ring_next(ring);
+    if (sqe == NULL) return -EBUSY;
+    io_uring_prep_read(sqe, fd, buffer, length, (uint64_t)-1);
+    keel_ring_finish(sqe, user_data, 0);
+    return 0;
+}
+
 int keel_ring_submit(keel_ring *ring) { return io_uring_submit(&ring->ring); }
 
 int keel_ring_wait(keel_ring *ring, uint64_t *user_data, int32_t *result) {

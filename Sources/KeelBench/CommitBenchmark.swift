@@ -9,6 +9,7 @@ struct CommitBenchmark {
     let appenders: Int
     let seconds: Double
     let recordBytes: Int
+    let batchesInFlight: Int
     /// A directory that does not exist yet; the WAL creates it.
     let directory: String
 
@@ -18,6 +19,8 @@ struct CommitBenchmark {
         var seconds: Double
         var latency: LatencySummary
         var stats: WALStats
+        /// The raw fdatasync floor measured just before this run.
+        var rawSyncsPerSecond: Double = 0
         var records: UInt64 { latency.count }
         var recordsPerSecond: Double { seconds > 0 ? Double(records) / seconds : 0 }
         var syncsPerSecond: Double { seconds > 0 ? Double(stats.syncs) / seconds : 0 }
@@ -29,7 +32,7 @@ struct CommitBenchmark {
 
         /// records/s ÷ (records per fsync × raw fsyncs/s): 1 when each group-commit batch
         /// costs no more than one raw 4 KiB write + fdatasync.
-        func targetRatio(rawSyncsPerSecond: Double) -> Double {
+        var targetRatio: Double {
             let ceiling = recordsPerSync * rawSyncsPerSecond
             return ceiling > 0 ? recordsPerSecond / ceiling : 0
         }
@@ -43,6 +46,7 @@ struct CommitBenchmark {
         precondition(appenders >= 1 && seconds > 0)
         var options = WALOptions()
         options.backend = backend.choice
+        options.batchesInFlightMax = batchesInFlight
         options.clock = { BenchSystem.monotonicNanoseconds() }
         options.log = { line in BenchSystem.writeStandardError("keel-wal: " + line + "\n") }
         let wal: WAL

@@ -59,7 +59,7 @@ public struct DurableFile: ~Copyable {
         self.path = path
         self.descriptor = fd
         self.backend = backend
-        self.slots = .allocate(capacity: 2 * Self.writesInFlightMax)
+        self.slots = .allocate(capacity: 2 * Self.writesInFlightMax + 1)
         self.slots.initialize(repeating: 0)
     }
 
@@ -99,6 +99,50 @@ public struct DurableFile: ~Copyable {
         try Syscalls.pwriteAll(descriptor, buffer, offset: offset, path: path)
         try Syscalls.fdatasync(descriptor, path: path)
         return .durable
+    }
+
+    /// The slot of the wake-up read, after the write tags' pairs.
+    private var wakeupSlot: Int { 2 * Self.writesInFlightMax }
+    /// Whether a wake-up read is queued on the ring.
+    public private(set) var wakeupArmed = false
+
+    /// io_uring only: queues a read of the eventfd `eventDescriptor` into `buffer` (8 bytes,
+    /// which must outlive the file), so that `waitForCompletion` also returns when another
+    /// thread writes to the eventfd. One thread then waits for the disk and for new work at
+    /// once.
+    public mutating func armWakeup(eventDescriptor: Int32, buffer: UnsafeMutableRawBufferPointer) throws(IOError) {
+        precondition(ring != nil && buffer.count == 8)
+        guard !wakeupArmed else { return }
+        slots[wakeupSlot] = Ring.inFlight
+        ring!.prepareRead(fd: eventDescriptor, buffer, slot: wakeupSlot)
+        try ring!.submit()
+        wakeupArmed = true
+    }
+
+    /// What `waitForCompletion` saw.
+    public enum Completion: Sendable {
+        /// The wake-up read completed: another thread has work.
+        case wakeup
+        /// An operation of a write completed (check `isComplete(tag:)`).
+        case write
+    }
+
+    /// io_uring only: waits for the next completion of anything queued on the ring.
+    public mutating func waitForCompletion() throws(IOError) -> Completion {
+        precondition(ring != nil)
+        // The wake-up may have been reaped already, while `completeWriteAndSync` waited.
+        if !(wakeupArmed && slots[wakeupSlot] != Ring.inFlight) { try ring!.reap(1, into: slots) }
+        if wakeupArmed && slots[wakeupSlot] != Ring.inFlight {
+            wakeupArmed = false
+            return .wakeup
+        }
+        return .write
+    }
+
+    /// Whether both operations of the write under `tag` have completed (it may still need
+    /// `completeWriteAndSync` to write a rest after a short write).
+    public func isComplete(tag: Int) -> Bool {
+        slots[2 * tag] != Ring.inFlight && slots[2 * tag + 1] != Ring.inFlight
     }
 
     /// Waits for the write `beginWriteAndSync` started (same arguments and tag) to be durable.

@@ -35,3 +35,23 @@ public final class EventCount: @unchecked Sendable {
         keel_event_notify_all(words + word)
     }
 }
+
+/// An eventfd: a counter one thread signals and another waits on — here the WAL writer,
+/// through its io_uring, while it also waits for the disk.
+public final class EventSignal: @unchecked Sendable {
+    public let descriptor: Int32
+
+    public init() throws(IOError) {
+        let fd = keel_eventfd_create()
+        guard fd >= 0 else { throw IOError(operation: "eventfd", errno: Errno(rawValue: -fd), path: "") }
+        descriptor = fd
+    }
+
+    deinit { Syscalls.close(descriptor) }
+
+    /// Wakes the reader (adds 1 to the counter).
+    public func signal() {
+        let rc = keel_eventfd_signal(descriptor)
+        precondition(rc == 0, "eventfd write failed: \(Errno(rawValue: -rc))")
+    }
+}

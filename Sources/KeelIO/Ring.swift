@@ -55,6 +55,13 @@ public struct Ring: ~Copyable {
         precondition(rc == 0, "io_uring submission queue full")
     }
 
+    /// Queues a read into `buffer` (of an eventfd or a pipe: no file offset).
+    public mutating func prepareRead(fd: Int32, _ buffer: UnsafeMutableRawBufferPointer, slot: Int) {
+        precondition(slot >= 0)
+        let rc = keel_ring_prep_read(ring, fd, buffer.baseAddress, UInt32(buffer.count), UInt64(slot))
+        precondition(rc == 0, "io_uring submission queue full")
+    }
+
     /// Queues an fdatasync of the whole file.
     public mutating func prepareDatasync(fd: Int32, slot: Int) {
         precondition(slot >= 0)

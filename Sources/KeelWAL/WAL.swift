@@ -40,6 +40,12 @@ public final class WAL: @unchecked Sendable {
     let durableEvents = EventCount(words: generationWords)
     /// Wakes appenders and runs callbacks, off the writer thread.
     let notifier: DurabilityNotifier
+    /// io_uring: an eventfd the writer reads through the ring while it waits for the disk, so
+    /// that the first record of a new batch can wake it to submit that batch at once.
+    let workEvent: EventSignal?
+    let workEventBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 8, alignment: 8)
+    /// Set (under the lock) while the writer waits on the ring with the eventfd armed.
+    var writerWaitsOnDisk = false
     /// `durableTicket`, readable without the lock.
     let publishedDurableTicket = Atomic<UInt64>(0)
     /// Set once `failure` is.
@@ -85,11 +91,17 @@ public final class WAL: @unchecked Sendable {
         let window = backend == .uring ? options.batchesInFlightMax : 1
         self.spare = (0..<window).map { _ in Batch(capacity: options.batchBytesMax) }
         self.notifier = DurabilityNotifier(events: durableEvents)
+        // Without an eventfd the writer still works, it only waits for the disk before it
+        // looks at new work.
+        self.workEvent = backend == .uring ? try? EventSignal() : nil
         self.writer = OSThread(name: "keel-wal") { [unowned self] in self.runWriter() }
     }
 
     /// A WAL dropped without `close()` closes itself (pending records are still written).
-    deinit { if writer != nil { close() } }
+    deinit {
+        if writer != nil { close() }
+        workEventBuffer.deallocate()
+    }
 
     // MARK: Appending
 
@@ -160,7 +172,13 @@ public final class WAL: @unchecked Sendable {
                 if pending.isEmpty || pending.bytes + encoded.encodedSize <= options.batchBytesMax { break }
                 lock.wait(Self.spaceFreed)
             }
-            if pending.isEmpty { lock.signal(Self.workArrived) }
+            if pending.isEmpty {
+                lock.signal(Self.workArrived)
+                if writerWaitsOnDisk {
+                    writerWaitsOnDisk = false
+                    workEvent?.signal()
+                }
+            }
             pending.add(encoded)
             pending.note(record)
         }
@@ -240,7 +258,7 @@ public final class WAL: @unchecked Sendable {
                 if let taken {
                     try submit(taken.batch, generation: taken.generation, tag: freeTags.removeLast(), flight: &flight)
                 } else {
-                    try completeOldest(&flight)
+                    try waitForDiskOrWork(&flight)
                 }
             } catch {
                 drain(&flight)
@@ -270,6 +288,29 @@ public final class WAL: @unchecked Sendable {
         if let state = batch.lastHardState { writtenHardState = state }
         if let marker = batch.lastSnapshot { writtenSnapshot = marker }
         if let index = batch.lastEntryIndex { lastEntryIndex = index }
+    }
+
+    /// Waits until the oldest batch still on the disk is durable — or, with io_uring and room
+    /// for another batch on the disk, until a record arrives for the next batch, whichever
+    /// comes first.
+    private func waitForDiskOrWork(_ flight: inout [InFlight]) throws(IOError) {
+        guard let i = flight.firstIndex(where: { !$0.durable }) else { return }
+        if file.backend == .uring, let workEvent, lock.withLock({ !spare.isEmpty }) {
+            // Armed before the flag is raised, so an appender that sees the flag always
+            // reaches a queued read.
+            try file.armWakeup(eventDescriptor: workEvent.descriptor, buffer: workEventBuffer)
+            let workWaiting = lock.withLock { () -> Bool in
+                if !pending.isEmpty { return true }
+                writerWaitsOnDisk = true
+                return false
+            }
+            if workWaiting { return }
+            defer { lock.withLock { writerWaitsOnDisk = false } }
+            while !file.isComplete(tag: flight[i].tag) {
+                if try file.waitForCompletion() == .wakeup { return }
+            }
+        }
+        try completeOldest(&flight)
     }
 
     /// Waits until the oldest batch still on the disk is durable.

@@ -15,7 +15,7 @@ public struct WALOptions: Sendable {
     /// The fallback writes on the writer thread, so it always has one. Measured here with
     /// `keel-bench wal`: concurrent fdatasyncs on one file overlap (two at once gave 1.36×
     /// the syncs per second of one).
-    public var batchesInFlightMax = 3
+    public var batchesInFlightMax = 2
     /// A monotonic clock in nanoseconds. When set, the writer measures how long each write +
     /// fdatasync takes (`WALStats.syncNanoseconds`); the WAL never reads a clock otherwise.
     public var clock: (@Sendable () -> UInt64)?

@@ -19,6 +19,7 @@ import Testing
         nonisolated(unsafe) var nextIndex: UInt64 = 1
         nonisolated(unsafe) var fired = [Int](repeating: 0, count: appenders * perAppender)
         nonisolated(unsafe) var failures: [String] = []
+        nonisolated(unsafe) var callbackOrder: [UInt64] = []
         var threads: [OSThread] = []
         for appender in 0..<appenders {
             threads.append(OSThread(name: "appender") {
@@ -39,12 +40,14 @@ import Testing
                             completions.withLock { fired[slot] += 1 }
                         } else {
                             order.withLock {
-                                let record = WALRecord.entry(WALEntry(term: Term(1), index: LogIndex(nextIndex), data: data))
+                                let index = nextIndex
+                                let record = WALRecord.entry(WALEntry(term: Term(1), index: LogIndex(index), data: data))
                                 nextIndex += 1
                                 wal.append([record]) { error in
                                     completions.withLock {
                                         if let error { failures.append("\(error)") }
                                         fired[slot] += 1
+                                        callbackOrder.append(index)
                                     }
                                 }
                             }
@@ -59,6 +62,7 @@ import Testing
         #expect(wal.close() == nil)
         #expect(failures.isEmpty)
         #expect(fired.allSatisfy { $0 == 1 }, "every completion fired exactly once")
+        #expect(callbackOrder == callbackOrder.sorted(), "callbacks run in append order")
         let stats = wal.stats
         #expect(stats.records == UInt64(appenders * perAppender))
         #expect(stats.syncs < stats.records, "group commit put several records in one fdatasync")

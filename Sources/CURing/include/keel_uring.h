@@ -25,6 +25,8 @@ int keel_ring_prep_write(keel_ring *ring, int fd, const void *buffer, unsigned l
 int keel_ring_prep_writev(keel_ring *ring, int fd, const void *vectors, unsigned count, uint64_t offset,
                           uint64_t user_data, int link);
 int keel_ring_prep_fdatasync(keel_ring *ring, int fd, uint64_t user_data, int link);
+/// Queues a read of `length` bytes at the file position (eventfds, pipes).
+int keel_ring_prep_read(keel_ring *ring, int fd, void *buffer, unsigned length, uint64_t user_data);
 
 /// Submits what is queued; returns the number submitted or -errno.
 int keel_ring_submit(keel_ring *ring);
