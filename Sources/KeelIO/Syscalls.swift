@@ -169,6 +169,15 @@ public enum Syscalls {
         if let error { throw IOError(operation: "rename", errno: error, path: from) }
     }
 
+    /// Sets the calling thread's nice value (on Linux, PRIO_PROCESS with id 0 names the
+    /// calling thread, not the whole process). Threads and io_uring workers it creates
+    /// afterwards inherit the value. Lowering it below 0 needs CAP_SYS_NICE or RLIMIT_NICE.
+    public static func setThreadNice(_ value: Int32) throws(IOError) {
+        guard setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, value) == 0 else {
+            throw IOError(operation: "setpriority", errno: .current, path: "")
+        }
+    }
+
     /// The names in a directory, sorted bytewise (never in readdir's order).
     public static func listDirectory(_ path: String) throws(IOError) -> [String] {
         guard let dir = opendir(path) else {

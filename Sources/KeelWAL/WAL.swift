@@ -214,6 +214,13 @@ public final class WAL: @unchecked Sendable {
     /// when every earlier one is; announcing (marking durable) is cheap for the writer, since
     /// waking appenders and running callbacks are the notifier thread's work.
     private func runWriter() {
+        if let nice = options.writerNice {
+            do {
+                try Syscalls.setThreadNice(nice)
+            } catch {
+                options.log("the WAL writer keeps its priority (nice \(nice) refused: \(error.errno))")
+            }
+        }
         var flight: [InFlight] = []
         var freeTags = Array((0..<spare.count).reversed())
         while true {
