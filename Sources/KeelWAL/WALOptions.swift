@@ -19,11 +19,12 @@ public struct WALOptions: Sendable {
     /// The nice value of the WAL's writer thread (nil leaves it as it is). The writer is the
     /// one thread every commit waits on, and with io_uring the kernel workers that run its
     /// fdatasyncs inherit its priority; on a busy machine they otherwise queue behind the
-    /// threads that are waiting for them. Measured here under two busy loops: linked
-    /// write + fdatasync through io_uring ran ~3,900/s at nice 0 and ~6,500/s at nice -10.
-    /// Needs CAP_SYS_NICE (or RLIMIT_NICE); without it the writer keeps its priority and the
-    /// WAL logs that once.
-    public var writerNice: Int32? = -10
+    /// threads that are waiting for them. The writer mostly sleeps in I/O, so the highest
+    /// priority costs the rest of the machine little. Measured here beside two busy loops:
+    /// linked write + fdatasync through io_uring ran 2,700–4,700/s at nice 0, ~5,600/s at
+    /// nice -10 and ~7,000/s at nice -20. Needs CAP_SYS_NICE (or RLIMIT_NICE); without it
+    /// the writer keeps its priority and the WAL logs that once.
+    public var writerNice: Int32? = -20
     /// A monotonic clock in nanoseconds. When set, the writer measures how long each write +
     /// fdatasync takes (`WALStats.syncNanoseconds`); the WAL never reads a clock otherwise.
     public var clock: (@Sendable () -> UInt64)?
