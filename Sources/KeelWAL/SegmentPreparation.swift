@@ -24,6 +24,9 @@ final class SegmentPreparation: @unchecked Sendable {
         self.capacity = capacity
         let path = self.path
         thread = OSThread(name: "keel-wal-prep") { [unowned self] in
+            // Started from the writer, it would inherit the writer's raised priority: bulk
+            // zero-filling must not compete with commits at that priority.
+            try? Syscalls.setThreadNice(0)
             do throws(IOError) {
                 try Self.make(path: path, capacity: capacity)
             } catch {
