@@ -20,7 +20,7 @@ public final class WAL: @unchecked Sendable {
     public struct Ticket: Hashable, Comparable, Sendable {
         public let rawValue: UInt64
         /// The batch the ticket's last record went into: its waiters sleep on that batch's
-        /// condition, so that a finished batch wakes only its own appenders.
+        /// event word, so that a finished batch wakes only its own appenders.
         let generation: UInt64
         public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
     }
