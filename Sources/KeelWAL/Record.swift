@@ -48,9 +48,9 @@ public enum RecordFormat {
     public static let alignment = 8
     /// The largest payload one record may carry (an entry's data plus 24 bytes).
     public static let payloadBytesMax = 64 << 20
-    /// The most bytes one group-commit write may carry when it holds more than one record.
-    /// Recovery relies on it: a torn final write cannot have left valid records further than
-    /// this past the first damaged one.
+    /// The most bytes the group-commit writes in flight at one time may carry together (each
+    /// write holding more than one record). Recovery relies on it: torn final writes cannot
+    /// have left valid records further than this past the first damaged one.
     public static let batchBytesCeiling = 4 << 20
     static let magic: UInt64 = 0x004C_4157_4C45_454B // "KEELWAL\0" little-endian
     static let version: UInt32 = 1

@@ -154,10 +154,11 @@ extension WAL {
         }
     }
 
-    /// Decides whether damage in the last segment is a torn final write. That write started at
-    /// or before the damage and carried at most `batchBytesCeiling` bytes (or one larger
-    /// record), so no verifiable record can lie further on unless older, acknowledged data
-    /// was damaged — which must not be silently dropped.
+    /// Decides whether damage in the last segment comes from torn final writes. The writes in
+    /// flight at the crash started at or before the damage and carried at most
+    /// `batchBytesCeiling` bytes together (or one larger record), so no verifiable record can
+    /// lie further on unless older, acknowledged data was damaged — which must not be silently
+    /// dropped.
     private static func checkTail(_ raw: UnsafeRawBufferPointer, segment name: SegmentName, stop: Stop) throws(WALError) {
         let window = max(RecordFormat.batchBytesCeiling, stop.recordBytes)
         let from = stop.offset + window

@@ -6,7 +6,7 @@ public struct WALOptions: Sendable {
     /// its own size). etcd uses 64 MiB too.
     public var segmentBytes: Int64 = 64 << 20
     /// Group commit closes a batch at this many bytes; appenders beyond it wait for the next.
-    /// At most `RecordFormat.batchBytesCeiling`.
+    /// `batchBytesMax × batchesInFlightMax` is at most `RecordFormat.batchBytesCeiling`.
     public var batchBytesMax: Int = 1 << 20
     /// io_uring, the pwrite fallback, or whichever works here (`--wal-io`).
     public var backend: IOBackendChoice = .auto
@@ -37,6 +37,10 @@ public struct WALOptions: Sendable {
         precondition(segmentBytes >= 4096, "segmentBytes must be at least 4096")
         precondition(batchBytesMax >= 4096 && batchBytesMax <= RecordFormat.batchBytesCeiling, "batchBytesMax out of range")
         precondition(batchesInFlightMax >= 1 && batchesInFlightMax <= DurableFile.writesInFlightMax, "batchesInFlightMax out of range")
+        // Replay tells a torn tail from older damage by how far past the damage valid records
+        // can lie: no further than everything that may have been in flight at the crash.
+        precondition(batchBytesMax * batchesInFlightMax <= RecordFormat.batchBytesCeiling,
+                     "batchBytesMax × batchesInFlightMax must stay within RecordFormat.batchBytesCeiling")
     }
 }
 
