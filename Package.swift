@@ -3,6 +3,7 @@ import PackageDescription
 
 // The module graph of DESIGN.md: dependencies point down only.
 //   CURing ─▶ KeelIO ─▶ KeelWAL ─▶ keel-bench
+//                    └▶ KeelStorage
 //   CCRC32C, CFutex ─▶ KeelIO
 // keel-bench links KeelWAL for its `wal` subcommand (fsync and commit latency on this disk).
 
@@ -14,6 +15,7 @@ let package = Package(
     products: [
         .library(name: "KeelIO", targets: ["KeelIO"]),
         .library(name: "KeelWAL", targets: ["KeelWAL"]),
+        .library(name: "KeelStorage", targets: ["KeelStorage"]),
         .executable(name: "keel-bench", targets: ["KeelBench"]),
     ],
     dependencies: [
@@ -34,6 +36,7 @@ let package = Package(
             dependencies: ["CURing", "CCRC32C", "CFutex"]
         ),
         .target(name: "KeelWAL", dependencies: ["KeelIO"]),
+        .target(name: "KeelStorage", dependencies: ["KeelIO"]),
         .executableTarget(
             name: "KeelBench",
             dependencies: [
@@ -45,6 +48,7 @@ let package = Package(
         .target(name: "KeelTestSupport", dependencies: ["KeelIO"], path: "Tests/KeelTestSupport"),
         .testTarget(name: "KeelIOTests", dependencies: ["KeelIO", "KeelTestSupport"]),
         .testTarget(name: "KeelWALTests", dependencies: ["KeelWAL", "KeelIO", "KeelTestSupport"]),
+        .testTarget(name: "KeelStorageTests", dependencies: ["KeelStorage", "KeelIO", "KeelTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )
