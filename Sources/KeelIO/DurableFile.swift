@@ -156,6 +156,9 @@ public struct DurableFile: ~Copyable {
         try Syscalls.pwriteAll(descriptor, buffer, offset: offset, path: path)
     }
 
+    /// fdatasync: makes earlier `write`s durable.
+    public func sync() throws(IOError) { try Syscalls.fdatasync(descriptor, path: path) }
+
     /// fsync: data and metadata, used after preallocation and size changes.
     public func syncAll() throws(IOError) { try Syscalls.fsync(descriptor, path: path) }
 

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import KeelIO
+import Synchronization
 
 /// How a database file is opened.
 public struct StorageOptions: Sendable {
@@ -20,24 +21,48 @@ public struct StorageOptions: Sendable {
 /// A Keel database file: two meta pages, then branch, leaf and overflow pages, mapped
 /// read-only for readers and written through KeelIO by the single writer.
 ///
-/// This is the file layer: creating and validating the file, choosing the newest valid meta
-/// page, the mapping with its reserved address space, and growth in chunks.
+/// Readers never lock: `beginRead` pins the published version through the reader table
+/// and walks mapped pages. One writer at a time: `beginWrite` waits for the previous one to
+/// commit or roll back.
 public final class Database: @unchecked Sendable {
     public static let pageSize = 4096
+    public static let keyBytesMax = 32 << 10
+    public static let valueBytesMax = 1 << 30
 
     public let path: String
     let options: StorageOptions
+    // Writer state: touched only by the thread holding the writer role (or by open/check).
     var file: DurableFile
     var mapping: Mapping
-    /// The meta page open chose: the newest valid one.
-    public private(set) var meta: Meta
+    /// The newest committed meta.
+    public internal(set) var meta: Meta
+    var freelist: Freelist
+    var failure: StorageError?
+    // Shared with readers.
+    let readers: ReaderTable
+    /// The mapping's first byte and how far it reaches, for readers (the mapping itself is
+    /// the writer's).
+    let base: UnsafeRawPointer
+    let mappedBytes: Atomic<Int>
+    let writerGate = ConditionLock()
+    var writerActive = false
+    /// The freelist as the open write transaction found it, restored by a rollback.
+    var freelistAtBegin: Freelist?
 
     private init(path: String, options: StorageOptions, file: consuming DurableFile, mapping: consuming Mapping, meta: Meta) {
         self.path = path
         self.options = options
+        self.base = UnsafeRawPointer(mapping.base)
+        self.mappedBytes = Atomic(mapping.mappedBytes)
         self.file = file
         self.mapping = mapping
         self.meta = meta
+        self.readers = ReaderTable(root: meta.root, txid: meta.txid)
+        self.freelist = Freelist(pageCount: meta.pageCount, reachable: [])
+        var reachable = Set<UInt64>()
+        var problems: [String] = []
+        walk(root: meta.root, reachable: &reachable, problems: &problems, checkKeys: false)
+        self.freelist = Freelist(pageCount: meta.pageCount, reachable: reachable)
     }
 
     /// Opens the database at `path`, creating it when the file is missing or empty. A file
@@ -81,11 +106,21 @@ public final class Database: @unchecked Sendable {
             throw .io(error)
         }
         try mapping.extend(fd: file.descriptor, to: target)
+        mappedBytes.store(mapping.mappedBytes, ordering: .releasing)
     }
 
     /// The mapped bytes of `count` pages from `page`.
     func pageBytes(_ page: PageID, count: Int = 1) -> UnsafeRawBufferPointer {
-        mapping.bytes(page: page, count: count, pageSize: Self.pageSize)
+        let offset = Int(page.rawValue) * Self.pageSize
+        precondition(offset + count * Self.pageSize <= mappedBytes.load(ordering: .acquiring), "page \(page) is beyond the mapped file")
+        return UnsafeRawBufferPointer(start: base + offset, count: count * Self.pageSize)
+    }
+
+    /// The node stored at `page` (its first page and any overflow pages), as mapped.
+    func view(_ page: PageID) -> PageView {
+        let first = pageBytes(page)
+        let overflow = Int(UInt32(littleEndian: first.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
+        return PageView(bytes: overflow == 0 ? first : pageBytes(page, count: 1 + overflow))
     }
 
     // MARK: Opening

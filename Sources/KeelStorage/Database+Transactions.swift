@@ -1,0 +1,244 @@
+import KeelIO
+
+/// Sizes the storage engine reports (they feed etcd's Status dbSize / dbSizeInUse).
+public struct StorageStats: Sendable, Equatable {
+    public var fileBytes: Int
+    /// Pages below the high-water mark.
+    public var pageCount: UInt64
+    public var freePages: Int
+    /// Freed by recent commits, reusable once older readers end.
+    public var pendingPages: Int
+    /// Bytes of pages the newest version reaches (and the two meta pages).
+    public var inUseBytes: Int
+}
+
+extension Database {
+    /// Begins a read transaction on the newest committed version. Never blocks.
+    public func beginRead() -> ReadTransaction { ReadTransaction(self) }
+
+    /// Begins the write transaction, waiting while another one is open.
+    public func beginWrite() throws(StorageError) -> WriteTransaction {
+        writerGate.lock()
+        while writerActive { writerGate.wait() }
+        writerActive = true
+        writerGate.unlock()
+        if let failure {
+            releaseWriter()
+            throw failure
+        }
+        // Pages freed by commits no live reader predates become free again.
+        freelist.reclaim(upTo: readers.oldestPinned() ?? meta.txid)
+        freelistAtBegin = freelist
+        return WriteTransaction(self, txid: TxID(meta.txid.rawValue + 1), root: meta.root)
+    }
+
+    func endWrite(_ transaction: WriteTransaction, committed: Bool) {
+        if !committed, let saved = freelistAtBegin { freelist = saved }
+        freelistAtBegin = nil
+        releaseWriter()
+    }
+
+    private func releaseWriter() {
+        writerGate.withLock { writerActive = false }
+        writerGate.broadcast()
+    }
+
+    /// Writes the transaction: every node in memory to newly allocated pages (sorted and
+    /// coalesced into as few writes as possible), fdatasync, then the meta page, fdatasync,
+    /// then publishes the new version to readers. A failed write stops the database for
+    /// writes (the file still holds the previous commit).
+    func commit(_ transaction: WriteTransaction) throws(StorageError) {
+        var writes = PageWrites()
+        for name in transaction.buckets.keys.sorted(by: { compareKeys($0, $1) < 0 }) {
+            guard let node = transaction.buckets[name]!.node else { continue }
+            let root = spillTree(node, txid: transaction.txid, writes: &writes)
+            transaction.directory.node = transaction.directory.node ?? directoryNode(transaction)
+            setDirectoryEntry(transaction, name, root)
+        }
+        var root = meta.root
+        if let node = transaction.directory.node {
+            root = spillTree(node, txid: transaction.txid, writes: &writes)
+        }
+        let next = Meta(pageSize: UInt32(Self.pageSize), txid: transaction.txid, root: root, pageCount: freelist.pageCount)
+        do {
+            // Growing changes nothing the current version reaches: a failure here leaves the
+            // database as it was.
+            try grow(toPages: next.pageCount)
+        } catch {
+            endWrite(transaction, committed: false)
+            throw error
+        }
+        do {
+            try writes.flush(to: &file)
+            try writeMeta(next)
+        } catch {
+            failure = .failed("\(error)")
+            endWrite(transaction, committed: false)
+            throw .io(error)
+        }
+        meta = next
+        readers.publish(root: next.root, txid: next.txid)
+        endWrite(transaction, committed: true)
+    }
+
+    private func directoryNode(_ transaction: WriteTransaction) -> Node {
+        transaction.directory.page.rawValue == 0 ? Node(leaf: true) : Node(view(transaction.directory.page), page: transaction.directory.page)
+    }
+
+    /// Points the directory entry `name` at `root`, through the transaction's directory tree.
+    private func setDirectoryEntry(_ transaction: WriteTransaction, _ name: [UInt8], _ root: PageID) {
+        var node = transaction.directory.node!
+        while !node.isLeaf {
+            let index = node.childIndex(name)
+            if node.childNodes[index] == nil { node.childNodes[index] = Node(view(node.children[index]), page: node.children[index]) }
+            node = node.childNodes[index]!
+        }
+        let index = node.lowerBound(name)
+        precondition(index < node.keys.count && compareKeys(node.keys[index], name) == 0, "a touched bucket without a directory entry")
+        node.values[index] = WriteTransaction.encodeRoot(root)
+    }
+
+    /// Writes a whole tree held in memory; returns its new root page (0 when empty).
+    private func spillTree(_ root: Node, txid: TxID, writes: inout PageWrites) -> PageID {
+        var pieces = spill(root, txid: txid, writes: &writes, isRoot: true)
+        while pieces.count > 1 {
+            let branch = Node(leaf: false)
+            branch.keys = pieces.map(\.key)
+            branch.children = pieces.map(\.page)
+            branch.childNodes = [Node?](repeating: nil, count: pieces.count)
+            pieces = spill(branch, txid: txid, writes: &writes, isRoot: false)
+        }
+        return pieces.first?.page ?? PageID(0)
+    }
+
+    /// Writes `node` (children first) to new pages, splitting it where it outgrew a page;
+    /// returns each piece's first key and page. Its old pages are freed by `txid`.
+    private func spill(_ node: Node, txid: TxID, writes: inout PageWrites, isRoot: Bool) -> [(key: [UInt8], page: PageID)] {
+        if let origin = node.origin { freelist.release(origin.page, count: origin.pages, by: txid) }
+        if !node.isLeaf {
+            var keys: [[UInt8]] = []
+            var children: [PageID] = []
+            for i in node.children.indices {
+                if let child = node.childNodes[i] {
+                    for piece in spill(child, txid: txid, writes: &writes, isRoot: false) {
+                        keys.append(piece.key)
+                        children.append(piece.page)
+                    }
+                } else {
+                    keys.append(node.keys[i])
+                    children.append(node.children[i])
+                }
+            }
+            node.keys = keys
+            node.children = children
+            node.childNodes = [Node?](repeating: nil, count: children.count)
+            // A root left with one child is replaced by it: the tree gets shorter.
+            if isRoot && children.count == 1 { return [(keys[0], children[0])] }
+        }
+        var result: [(key: [UInt8], page: PageID)] = []
+        for run in node.pieces(pageSize: Self.pageSize) {
+            let bytes = run.reduce(PageLayout.headerBytes) { $0 + node.elementBytes($1) }
+            let pages = (bytes + Self.pageSize - 1) / Self.pageSize
+            let page = freelist.allocate(pages)
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: pages * Self.pageSize, alignment: Self.pageSize)
+            Node.encode(node, run, page: page, pages: pages, pageSize: Self.pageSize, into: buffer)
+            writes.add(page, buffer)
+            result.append((node.keys[run.lowerBound], page))
+        }
+        return result
+    }
+
+    private func writeMeta(_ next: Meta) throws(IOError) {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.pageSize, alignment: Self.pageSize)
+        defer { buffer.deallocate() }
+        buffer.initializeMemory(as: UInt8.self, repeating: 0)
+        next.encode(to: buffer.baseAddress!)
+        try file.writeAndSync(UnsafeRawBufferPointer(buffer), at: Int64(next.slot.rawValue) * Int64(Self.pageSize))
+    }
+
+    // MARK: Inspection
+
+    public var stats: StorageStats {
+        writerGate.lock()
+        while writerActive { writerGate.wait() }
+        defer { writerGate.unlock() }
+        let inUse = Int(freelist.pageCount) - freelist.freeCount - freelist.pendingCount
+        return StorageStats(fileBytes: mappedBytes.load(ordering: .acquiring), pageCount: freelist.pageCount,
+                            freePages: freelist.freeCount, pendingPages: freelist.pendingCount,
+                            inUseBytes: inUse * Self.pageSize)
+    }
+
+    /// Walks every page of the newest version and checks the tree and the freelist against
+    /// each other: headers valid, keys sorted, subtrees within their separators, no page
+    /// reached twice, no page both reached and free or pending, and every page below the
+    /// high-water mark accounted for. Returns the problems (none when consistent). Waits
+    /// for an open write transaction to end.
+    public func check() -> [String] {
+        writerGate.lock()
+        while writerActive { writerGate.wait() }
+        defer { writerGate.unlock() }
+        var reachable = Set<UInt64>()
+        var problems: [String] = []
+        walk(root: meta.root, reachable: &reachable, problems: &problems, checkKeys: true)
+        let free = Set(freelist.free)
+        let pending = Set(freelist.pending.flatMap(\.pages))
+        for page in reachable.intersection(free).sorted() { problems.append("page \(page) is both reachable and free") }
+        for page in reachable.intersection(pending).sorted() { problems.append("page \(page) is both reachable and pending") }
+        for page in free.intersection(pending).sorted() { problems.append("page \(page) is both free and pending") }
+        let accounted = reachable.count + free.count + pending.count + 2
+        if accounted != Int(freelist.pageCount) {
+            problems.append("\(freelist.pageCount) pages in use, but \(reachable.count) reachable + \(free.count) free + \(pending.count) pending + 2 meta")
+        }
+        return problems
+    }
+
+    /// Closes the file. Every transaction must have ended.
+    public func close() {
+        writerGate.lock()
+        while writerActive { writerGate.wait() }
+        writerActive = true
+        writerGate.unlock()
+        precondition(readers.oldestPinned() == nil, "close() with a read transaction still open")
+    }
+}
+
+/// The pages a commit writes, sorted and coalesced into runs of contiguous pages.
+struct PageWrites: ~Copyable {
+    private var pages: [(page: PageID, buffer: UnsafeMutableRawBufferPointer)] = []
+
+    init() {}
+
+    deinit { for entry in pages { entry.buffer.deallocate() } }
+
+    mutating func add(_ page: PageID, _ buffer: UnsafeMutableRawBufferPointer) {
+        pages.append((page, buffer))
+    }
+
+    /// Writes every page, one write per run of contiguous pages, then one fdatasync.
+    mutating func flush(to file: inout DurableFile) throws(IOError) {
+        guard !pages.isEmpty else { return }
+        pages.sort { $0.page < $1.page }
+        var runStart = 0
+        var runs: [Range<Int>] = []
+        for i in 1...pages.count {
+            let contiguous = i < pages.count &&
+                pages[i].page.rawValue == pages[i - 1].page.rawValue + UInt64(pages[i - 1].buffer.count / Database.pageSize)
+            if !contiguous {
+                runs.append(runStart..<i)
+                runStart = i
+            }
+        }
+        for run in runs {
+            let bytes = run.reduce(0) { $0 + pages[$1].buffer.count }
+            let joined = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes, alignment: Database.pageSize)
+            defer { joined.deallocate() }
+            var at = 0
+            for i in run {
+                (joined.baseAddress! + at).copyMemory(from: pages[i].buffer.baseAddress!, byteCount: pages[i].buffer.count)
+                at += pages[i].buffer.count
+            }
+            try file.write(UnsafeRawBufferPointer(joined), at: Int64(pages[run.lowerBound].page.rawValue) * Int64(Database.pageSize))
+        }
+        try file.sync()
+    }
+}

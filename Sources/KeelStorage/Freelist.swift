@@ -1,0 +1,68 @@
+/// Which pages the writer may use. Kept in memory only and rebuilt on open from what the
+/// newest meta page reaches: every page below the high-water mark that no tree reaches is
+/// free. Not persisting it means a commit writes no freelist pages and a freelist can never
+/// be corrupt on disk; the price is a walk of the tree's pages on open.
+///
+/// Pages a commit frees are pending, keyed by that commit's txid: a reader of an older
+/// version may still walk them, so they become free only once every reader is at that txid
+/// or later.
+struct Freelist {
+    /// Free pages, sorted.
+    private(set) var free: [UInt64] = []
+    /// Pages freed by each commit, not yet reusable.
+    private(set) var pending: [(txid: TxID, pages: [UInt64])] = []
+    /// Pages [0, pageCount) exist in the tree's version; allocation past the free pages
+    /// raises it.
+    private(set) var pageCount: UInt64
+
+    init(pageCount: UInt64, reachable: Set<UInt64>) {
+        self.pageCount = pageCount
+        free = (2..<pageCount).filter { !reachable.contains($0) }
+    }
+
+    var freeCount: Int { free.count }
+    var pendingCount: Int { pending.reduce(0) { $0 + $1.pages.count } }
+
+    /// `count` contiguous pages: the first run of free ones, or new pages at the end.
+    mutating func allocate(_ count: Int) -> PageID {
+        precondition(count >= 1)
+        if count == 1, let page = free.first {
+            free.removeFirst()
+            return PageID(page)
+        }
+        var runStart = 0
+        for i in free.indices {
+            if i > 0 && free[i] != free[i - 1] + 1 { runStart = i }
+            if i - runStart + 1 == count {
+                let first = free[runStart]
+                free.removeSubrange(runStart...i)
+                return PageID(first)
+            }
+        }
+        let first = pageCount
+        pageCount += UInt64(count)
+        return PageID(first)
+    }
+
+    /// Records pages a commit with `txid` no longer reaches.
+    mutating func release(_ page: PageID, count: Int, by txid: TxID) {
+        let pages = (0..<UInt64(count)).map { page.rawValue + $0 }
+        if let last = pending.last, last.txid == txid {
+            pending[pending.count - 1].pages += pages
+        } else {
+            precondition(pending.last.map { $0.txid < txid } ?? true, "pending frees out of txid order")
+            pending.append((txid, pages))
+        }
+    }
+
+    /// Makes free the pages of every commit at or before `txid` (no reader is older).
+    mutating func reclaim(upTo txid: TxID) {
+        var moved: [UInt64] = []
+        while let first = pending.first, first.txid <= txid {
+            moved += first.pages
+            pending.removeFirst()
+        }
+        guard !moved.isEmpty else { return }
+        free = (free + moved).sorted()
+    }
+}

@@ -1,0 +1,121 @@
+/// A node a write transaction has touched: decoded from its page (copied out of the
+/// mapping) or new. Every node in memory is dirty and gets new pages at commit (copy on
+/// write); the pages it came from are freed then.
+final class Node {
+    var isLeaf: Bool
+    var keys: [[UInt8]]
+    /// Leaf: the values and their flags.
+    var values: [[UInt8]] = []
+    var flags: [UInt32] = []
+    /// Branch: the children's pages, and the children already brought into memory.
+    var children: [PageID] = []
+    var childNodes: [Node?] = []
+    /// The pages this node was read from (first page and count), freed at commit.
+    let origin: (page: PageID, pages: Int)?
+
+    init(leaf: Bool) {
+        isLeaf = leaf
+        keys = []
+        origin = nil
+    }
+
+    /// Copies a node out of its page.
+    init(_ view: PageView, page: PageID) {
+        isLeaf = view.isLeaf
+        let count = view.count
+        keys = (0..<count).map { [UInt8](view.key($0)) }
+        if isLeaf {
+            values = (0..<count).map { [UInt8](view.value($0)) }
+            flags = (0..<count).map { view.flags($0) }
+        } else {
+            children = (0..<count).map { view.child($0) }
+            childNodes = [Node?](repeating: nil, count: count)
+        }
+        origin = (page, 1 + view.overflow)
+    }
+
+    /// First index whose key is >= `key`.
+    func lowerBound(_ key: [UInt8]) -> Int {
+        var low = 0, high = keys.count
+        while low < high {
+            let middle = (low + high) / 2
+            if compareKeys(keys[middle], key) < 0 { low = middle + 1 } else { high = middle }
+        }
+        return low
+    }
+
+    /// In a branch: the child whose subtree holds `key`.
+    func childIndex(_ key: [UInt8]) -> Int {
+        let bound = lowerBound(key)
+        if bound < keys.count && compareKeys(keys[bound], key) == 0 { return bound }
+        return max(0, bound - 1)
+    }
+
+    /// Bytes element `i` takes in a page.
+    func elementBytes(_ i: Int) -> Int {
+        PageLayout.elementBytes + keys[i].count + (isLeaf ? values[i].count : 0)
+    }
+
+    /// Bytes the node takes encoded.
+    var encodedBytes: Int {
+        (0..<keys.count).reduce(PageLayout.headerBytes) { $0 + elementBytes($1) }
+    }
+
+    /// Encodes elements `range` as one node whose first page is `page`, into `destination`
+    /// (which has room for `pages` whole pages; the tail is zeroed).
+    static func encode(_ node: Node, _ range: Range<Int>, page: PageID, pages: Int, pageSize: Int,
+                       into destination: UnsafeMutableRawBufferPointer) {
+        precondition(destination.count == pages * pageSize && range.count <= Int(UInt16.max))
+        destination.initializeMemory(as: UInt8.self, repeating: 0)
+        let base = destination.baseAddress!
+        let kind = node.isLeaf ? PageKind.leaf : PageKind.branch
+        base.storeBytes(of: kind.rawValue.littleEndian, toByteOffset: 0, as: UInt16.self)
+        base.storeBytes(of: UInt16(range.count).littleEndian, toByteOffset: 2, as: UInt16.self)
+        base.storeBytes(of: UInt32(pages - 1).littleEndian, toByteOffset: 4, as: UInt32.self)
+        base.storeBytes(of: page.rawValue.littleEndian, toByteOffset: 8, as: UInt64.self)
+        var data = PageLayout.headerBytes + range.count * PageLayout.elementBytes
+        for (slot, i) in range.enumerated() {
+            let e = PageLayout.headerBytes + slot * PageLayout.elementBytes
+            let key = node.keys[i]
+            if node.isLeaf {
+                base.storeBytes(of: node.flags[i].littleEndian, toByteOffset: e, as: UInt32.self)
+                base.storeBytes(of: UInt32(data).littleEndian, toByteOffset: e + 4, as: UInt32.self)
+                base.storeBytes(of: UInt32(key.count).littleEndian, toByteOffset: e + 8, as: UInt32.self)
+                base.storeBytes(of: UInt32(node.values[i].count).littleEndian, toByteOffset: e + 12, as: UInt32.self)
+            } else {
+                base.storeBytes(of: UInt32(data).littleEndian, toByteOffset: e, as: UInt32.self)
+                base.storeBytes(of: UInt32(key.count).littleEndian, toByteOffset: e + 4, as: UInt32.self)
+                base.storeBytes(of: node.children[i].rawValue.littleEndian, toByteOffset: e + 8, as: UInt64.self)
+            }
+            key.withUnsafeBytes { if $0.count > 0 { (base + data).copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
+            data += key.count
+            if node.isLeaf {
+                node.values[i].withUnsafeBytes { if $0.count > 0 { (base + data).copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
+                data += node.values[i].count
+            }
+        }
+        precondition(data <= destination.count)
+    }
+
+    /// Splits the elements into runs that each fit a page (a single larger element gets a run
+    /// of its own), sized evenly rather than full-then-remainder.
+    func pieces(pageSize: Int) -> [Range<Int>] {
+        let total = encodedBytes
+        guard total > pageSize, keys.count > 1 else { return keys.isEmpty ? [] : [0..<keys.count] }
+        let target = total / ((total + pageSize - 1) / pageSize)
+        var runs: [Range<Int>] = []
+        var start = 0
+        var size = PageLayout.headerBytes
+        for i in 0..<keys.count {
+            let cost = elementBytes(i)
+            if i > start && (size + cost > pageSize || size >= target) {
+                runs.append(start..<i)
+                start = i
+                size = PageLayout.headerBytes
+            }
+            size += cost
+        }
+        runs.append(start..<keys.count)
+        return runs
+    }
+}

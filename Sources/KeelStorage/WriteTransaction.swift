@@ -1,0 +1,200 @@
+/// The one write transaction open at a time. Changes live in memory (copied nodes) until
+/// `commit`, which writes every touched node to free pages, makes them durable, then writes
+/// the meta page and makes that durable; `rollback` drops them and leaves nothing behind.
+public final class WriteTransaction: @unchecked Sendable {
+    /// The txid this transaction's commit will have.
+    public let txid: TxID
+    let database: Database
+    /// The bucket directory: bucket name → the bucket's root page.
+    var directory: TreeHandle
+    /// Buckets touched in this transaction, by name.
+    var buckets: [[UInt8]: TreeHandle] = [:]
+    private(set) var closed = false
+
+    /// A tree's root: its page in the last committed version, and its node once touched.
+    struct TreeHandle {
+        var page: PageID
+        var node: Node?
+    }
+
+    init(_ database: Database, txid: TxID, root: PageID) {
+        self.database = database
+        self.txid = txid
+        self.directory = TreeHandle(page: root, node: nil)
+    }
+
+    deinit { if !closed { rollback() } }
+
+    // MARK: Buckets
+
+    /// Creates the bucket unless it exists.
+    public func createBucket(_ name: [UInt8]) throws(StorageError) {
+        try usable()
+        try Self.validate(key: name, value: [])
+        guard bucketRootPage(name) == nil else { return }
+        put(&directory, name, Self.encodeRoot(PageID(0)), flags: PageLayout.bucketFlag)
+        buckets[name] = TreeHandle(page: PageID(0), node: nil)
+    }
+
+    /// Deletes the bucket and everything in it (a missing bucket is fine).
+    public func deleteBucket(_ name: [UInt8]) throws(StorageError) {
+        try usable()
+        guard let root = bucketRootPage(name) else { return }
+        // Everything the committed tree reaches is freed, whether or not it was touched here.
+        var pages = Set<UInt64>()
+        var problems: [String] = []
+        if root.rawValue != 0 { database.walkBucket(root, reachable: &pages, problems: &problems) }
+        for page in pages.sorted() { database.freelist.release(PageID(page), count: 1, by: txid) }
+        buckets[name] = nil
+        _ = delete(&directory, name)
+    }
+
+    /// The page a bucket's tree had when this transaction began, nil when there is none.
+    private func bucketRootPage(_ name: [UInt8]) -> PageID? {
+        if let handle = buckets[name] { return handle.page }
+        guard let (value, flags) = lookup(directory, name), flags & PageLayout.bucketFlag != 0, value.count == 8 else { return nil }
+        return PageID(UInt64(littleEndian: value.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }))
+    }
+
+    private func handle(_ name: [UInt8]) throws(StorageError) -> TreeHandle {
+        if let handle = buckets[name] { return handle }
+        guard let root = bucketRootPage(name) else { throw .bucketNotFound(name) }
+        let handle = TreeHandle(page: root, node: nil)
+        buckets[name] = handle
+        return handle
+    }
+
+    static func encodeRoot(_ page: PageID) -> [UInt8] {
+        withUnsafeBytes(of: page.rawValue.littleEndian) { [UInt8]($0) }
+    }
+
+    // MARK: Keys
+
+    public func put(_ bucket: [UInt8], _ key: [UInt8], _ value: [UInt8]) throws(StorageError) {
+        try usable()
+        try Self.validate(key: key, value: value)
+        var tree = try handle(bucket)
+        put(&tree, key, value, flags: 0)
+        buckets[bucket] = tree
+    }
+
+    /// Deletes `key` (a missing key is fine).
+    public func delete(_ bucket: [UInt8], _ key: [UInt8]) throws(StorageError) {
+        try usable()
+        var tree = try handle(bucket)
+        guard lookup(tree, key) != nil else { return }
+        _ = delete(&tree, key)
+        buckets[bucket] = tree
+    }
+
+    /// The value under `key`, as this transaction has left it.
+    public func get(_ bucket: [UInt8], _ key: [UInt8]) -> [UInt8]? {
+        guard !closed, let tree = try? handle(bucket) else { return nil }
+        return lookup(tree, key)?.value
+    }
+
+    private func usable() throws(StorageError) {
+        if closed { throw .transactionClosed }
+        if let failure = database.failure { throw failure }
+    }
+
+    static func validate(key: [UInt8], value: [UInt8]) throws(StorageError) {
+        if key.isEmpty { throw .invalidKey("a key must not be empty") }
+        if key.count > Database.keyBytesMax { throw .invalidKey("a key of \(key.count) bytes exceeds \(Database.keyBytesMax)") }
+        if value.count > Database.valueBytesMax { throw .invalidKey("a value of \(value.count) bytes exceeds \(Database.valueBytesMax)") }
+    }
+
+    // MARK: Tree operations on nodes in memory
+
+    private func rootNode(_ tree: inout TreeHandle) -> Node {
+        if let node = tree.node { return node }
+        let node = tree.page.rawValue == 0 ? Node(leaf: true) : Node(database.view(tree.page), page: tree.page)
+        tree.node = node
+        return node
+    }
+
+    private func child(_ node: Node, _ index: Int) -> Node {
+        if let child = node.childNodes[index] { return child }
+        let child = Node(database.view(node.children[index]), page: node.children[index])
+        node.childNodes[index] = child
+        return child
+    }
+
+    /// The leaf (copied into memory along the path) where `key` belongs.
+    private func leaf(_ tree: inout TreeHandle, _ key: [UInt8]) -> Node {
+        var node = rootNode(&tree)
+        while !node.isLeaf { node = child(node, node.childIndex(key)) }
+        return node
+    }
+
+    private func put(_ tree: inout TreeHandle, _ key: [UInt8], _ value: [UInt8], flags: UInt32) {
+        let node = leaf(&tree, key)
+        let index = node.lowerBound(key)
+        if index < node.keys.count && compareKeys(node.keys[index], key) == 0 {
+            node.values[index] = value
+            node.flags[index] = flags
+        } else {
+            node.keys.insert(key, at: index)
+            node.values.insert(value, at: index)
+            node.flags.insert(flags, at: index)
+        }
+    }
+
+    private func delete(_ tree: inout TreeHandle, _ key: [UInt8]) -> Bool {
+        let node = leaf(&tree, key)
+        let index = node.lowerBound(key)
+        guard index < node.keys.count && compareKeys(node.keys[index], key) == 0 else { return false }
+        node.keys.remove(at: index)
+        node.values.remove(at: index)
+        node.flags.remove(at: index)
+        return true
+    }
+
+    /// Finds `key` through nodes in memory where the path has them, mapped pages elsewhere.
+    private func lookup(_ tree: TreeHandle, _ key: [UInt8]) -> (value: [UInt8], flags: UInt32)? {
+        var node = tree.node
+        var page = tree.page
+        while true {
+            if let current = node {
+                if current.isLeaf {
+                    let index = current.lowerBound(key)
+                    guard index < current.keys.count, compareKeys(current.keys[index], key) == 0 else { return nil }
+                    return (current.values[index], current.flags[index])
+                }
+                let index = current.childIndex(key)
+                node = current.childNodes[index]
+                page = current.children[index]
+            } else {
+                guard page.rawValue != 0 else { return nil }
+                guard let (view, index) = database.find(key, in: page) else { return nil }
+                return ([UInt8](view.value(index)), view.flags(index))
+            }
+        }
+    }
+
+    // MARK: Ending
+
+    /// Drops every change. Idempotent.
+    public func rollback() {
+        guard !closed else { return }
+        closed = true
+        database.endWrite(self, committed: false)
+    }
+
+    /// Makes the changes durable and visible to new readers.
+    public func commit() throws(StorageError) {
+        try usable()
+        closed = true
+        try database.commit(self)
+    }
+}
+
+extension Database {
+    /// Adds every page of the bucket tree at `root` to `reachable`.
+    func walkBucket(_ root: PageID, reachable: inout Set<UInt64>, problems: inout [String]) {
+        let view = self.view(root)
+        for extra in 0...UInt64(view.overflow) { reachable.insert(root.rawValue + extra) }
+        guard !view.isLeaf else { return }
+        for i in 0..<view.count { walkBucket(view.child(i), reachable: &reachable, problems: &problems) }
+    }
+}
