@@ -26,8 +26,11 @@ extension Database {
             releaseWriter()
             throw failure
         }
-        // Pages freed by commits no live reader predates become free again.
-        freelist.reclaim(upTo: readers.oldestPinned() ?? meta.txid)
+        // Pages freed by commits no live reader predates become free again, and files a
+        // defragmentation replaced are closed once no reader can see them.
+        let oldest = readers.oldestPinned()
+        freelist.reclaim(upTo: oldest ?? meta.txid)
+        retiredStores.removeAll { retired in oldest.map { $0 >= retired.replacedAt } ?? true }
         freelistAtBegin = freelist
         return WriteTransaction(self, txid: TxID(meta.txid.rawValue + 1), root: meta.root)
     }
@@ -69,7 +72,7 @@ extension Database {
             throw error
         }
         do {
-            try writes.flush(to: &file)
+            try writes.flush(to: &store.file)
             try writeMeta(next)
         } catch {
             failure = .failed("\(error)")
@@ -77,7 +80,7 @@ extension Database {
             throw .io(error)
         }
         meta = next
-        readers.publish(root: next.root, txid: next.txid)
+        readers.publish(root: next.root, generation: storeGeneration, txid: next.txid)
         endWrite(transaction, committed: true)
     }
 
@@ -148,12 +151,12 @@ extension Database {
         return result
     }
 
-    private func writeMeta(_ next: Meta) throws(IOError) {
+    func writeMeta(_ next: Meta) throws(IOError) {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.pageSize, alignment: Self.pageSize)
         defer { buffer.deallocate() }
         buffer.initializeMemory(as: UInt8.self, repeating: 0)
         next.encode(to: buffer.baseAddress!)
-        try file.writeAndSync(UnsafeRawBufferPointer(buffer), at: Int64(next.slot.rawValue) * Int64(Self.pageSize))
+        try store.file.writeAndSync(UnsafeRawBufferPointer(buffer), at: Int64(next.slot.rawValue) * Int64(Self.pageSize))
     }
 
     // MARK: Inspection
@@ -163,7 +166,7 @@ extension Database {
         while writerActive { writerGate.wait() }
         defer { writerGate.unlock() }
         let inUse = Int(freelist.pageCount) - freelist.freeCount - freelist.pendingCount
-        return StorageStats(fileBytes: mappedBytes.load(ordering: .acquiring), pageCount: freelist.pageCount,
+        return StorageStats(fileBytes: store.mappedBytes.load(ordering: .acquiring), pageCount: freelist.pageCount,
                             freePages: freelist.freeCount, pendingPages: freelist.pendingCount,
                             inUseBytes: inUse * Self.pageSize)
     }

@@ -32,32 +32,42 @@ public final class Database: @unchecked Sendable {
     public let path: String
     let options: StorageOptions
     // Writer state: touched only by the thread holding the writer role (or by open/check).
-    var file: DurableFile
-    var mapping: Mapping
+    /// The file commits go to.
+    var store: Store
+    /// Stores replaced by defragmentation, kept until no reader can see them: each with the
+    /// first txid of its successor.
+    var retiredStores: [(store: Store, replacedAt: TxID)] = []
+    /// How many times the store was replaced; readers find theirs by it.
+    var storeGeneration: UInt64 = 0
     /// The newest committed meta.
     public internal(set) var meta: Meta
     var freelist: Freelist
     var failure: StorageError?
     // Shared with readers.
     let readers: ReaderTable
-    /// The mapping's first byte and how far it reaches, for readers (the mapping itself is
-    /// the writer's).
-    let base: UnsafeRawPointer
-    let mappedBytes: Atomic<Int>
+    /// The live stores by generation (modulo `storeSlotsMax`), as unretained pointers a
+    /// reader turns into a reference: the database's own references keep them alive.
+    let storeSlots: [StoreSlot]
+    static let storeSlotsMax = 4
+    /// The name (after the database's own) of the file a defragmentation builds.
+    static let defragmentSuffix = ".defrag"
+
+    final class StoreSlot: @unchecked Sendable {
+        let bits = Atomic<UInt>(0)
+    }
     let writerGate = ConditionLock()
     var writerActive = false
     /// The freelist as the open write transaction found it, restored by a rollback.
     var freelistAtBegin: Freelist?
 
-    private init(path: String, options: StorageOptions, file: consuming DurableFile, mapping: consuming Mapping, meta: Meta) {
+    private init(path: String, options: StorageOptions, store: Store, meta: Meta) {
         self.path = path
         self.options = options
-        self.base = UnsafeRawPointer(mapping.base)
-        self.mappedBytes = Atomic(mapping.mappedBytes)
-        self.file = file
-        self.mapping = mapping
+        self.store = store
         self.meta = meta
-        self.readers = ReaderTable(root: meta.root, txid: meta.txid)
+        self.storeSlots = (0..<Self.storeSlotsMax).map { _ in StoreSlot() }
+        self.storeSlots[0].bits.store(UInt(bitPattern: Unmanaged.passUnretained(store).toOpaque()), ordering: .releasing)
+        self.readers = ReaderTable(root: meta.root, generation: 0, txid: meta.txid)
         self.freelist = Freelist(pageCount: meta.pageCount, reachable: [])
         var reachable = Set<UInt64>()
         var problems: [String] = []
@@ -72,12 +82,13 @@ public final class Database: @unchecked Sendable {
         precondition(options.growthBytes > 0 && options.growthBytes % pageSize == 0, "growthBytes must be a positive multiple of the page size")
         do {
             if try fileSize(path) ?? 0 == 0 { try create(path) }
+            try removeLeftover(path + Self.defragmentSuffix)
             let file = try DurableFile(path: path, create: false, backend: options.backend)
             let size = Int(try file.size())
             let meta = try chooseMeta(file, path: path, fileBytes: size)
             let reserve = max(options.reservedBytes, 2 * size)
             let mapping = try Mapping(fd: file.descriptor, path: path, fileBytes: size, reservedBytes: reserve)
-            return Database(path: path, options: options, file: file, mapping: mapping, meta: meta)
+            return Database(path: path, options: options, store: Store(path: path, file: file, mapping: mapping), meta: meta)
         } catch let error as StorageError {
             throw error
         } catch let error as IOError {
@@ -88,42 +99,38 @@ public final class Database: @unchecked Sendable {
     }
 
     /// The file's size in bytes.
-    public var fileBytes: Int { mapping.mappedBytes }
+    public var fileBytes: Int {
+        writerGate.lock()
+        while writerActive { writerGate.wait() }
+        defer { writerGate.unlock() }
+        return store.mappedBytes.load(ordering: .acquiring)
+    }
 
-    /// Makes sure the file (and the mapping) hold at least `pages` pages, growing in chunks of
-    /// `growthBytes`; the new space is allocated and its size made durable.
+    /// Makes sure the current file holds at least `pages` pages (see `Store.grow`).
     func grow(toPages pages: UInt64) throws(StorageError) {
-        let needed = Int(pages) * Self.pageSize
-        guard needed > mapping.mappedBytes else { return }
-        let target = (needed + options.growthBytes - 1) / options.growthBytes * options.growthBytes
-        guard target <= mapping.reservedBytes else {
-            throw .reserveExhausted(path: path, neededBytes: target, reservedBytes: mapping.reservedBytes)
-        }
-        do {
-            try file.preallocate(bytes: Int64(target))
-            try file.syncAll()
-        } catch {
-            throw .io(error)
-        }
-        try mapping.extend(fd: file.descriptor, to: target)
-        mappedBytes.store(mapping.mappedBytes, ordering: .releasing)
+        try store.grow(toPages: pages, growthBytes: options.growthBytes)
     }
 
-    /// The mapped bytes of `count` pages from `page`.
-    func pageBytes(_ page: PageID, count: Int = 1) -> UnsafeRawBufferPointer {
-        let offset = Int(page.rawValue) * Self.pageSize
-        precondition(offset + count * Self.pageSize <= mappedBytes.load(ordering: .acquiring), "page \(page) is beyond the mapped file")
-        return UnsafeRawBufferPointer(start: base + offset, count: count * Self.pageSize)
-    }
+    /// The current file's mapped bytes of `count` pages from `page` (writer side).
+    func pageBytes(_ page: PageID, count: Int = 1) -> UnsafeRawBufferPointer { store.pageBytes(page, count: count) }
 
-    /// The node stored at `page` (its first page and any overflow pages), as mapped.
-    func view(_ page: PageID) -> PageView {
-        let first = pageBytes(page)
-        let overflow = Int(UInt32(littleEndian: first.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
-        return PageView(bytes: overflow == 0 ? first : pageBytes(page, count: 1 + overflow))
+    /// The node at `page` in the current file (writer side).
+    func view(_ page: PageID) -> PageView { store.view(page) }
+
+    func find(_ key: [UInt8], in root: PageID) -> (PageView, Int)? { store.find(key, in: root) }
+
+    /// The store a reader pinned with `generation` sees. Valid while the reader's pin holds.
+    func store(generation: UInt64) -> Store {
+        let bits = storeSlots[Int(generation % UInt64(Self.storeSlotsMax))].bits.load(ordering: .acquiring)
+        return Unmanaged<Store>.fromOpaque(UnsafeRawPointer(bitPattern: bits)!).takeUnretainedValue()
     }
 
     // MARK: Opening
+
+    /// A file defragmentation left behind when it was interrupted before its switch.
+    private static func removeLeftover(_ path: String) throws(IOError) {
+        if try fileSize(path) != nil { try Syscalls.unlink(path) }
+    }
 
     private static func fileSize(_ path: String) throws(IOError) -> Int64? {
         var info = stat()

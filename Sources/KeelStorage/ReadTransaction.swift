@@ -6,6 +6,8 @@ public final class ReadTransaction: @unchecked Sendable {
     public let txid: TxID
     let root: PageID
     private let database: Database
+    /// The file this version lives in (a defragmentation may have replaced it since).
+    private let store: Store
     private var slot: Int?
 
     init(_ database: Database) {
@@ -14,6 +16,7 @@ public final class ReadTransaction: @unchecked Sendable {
         slot = pinned.slot
         root = pinned.root
         txid = pinned.txid
+        store = database.store(generation: pinned.generation)
     }
 
     deinit { end() }
@@ -31,21 +34,21 @@ public final class ReadTransaction: @unchecked Sendable {
     /// The root page of a bucket's tree (0 when empty), or nil when there is no such bucket.
     func bucketRoot(_ name: [UInt8]) -> PageID? {
         live()
-        guard let (view, index) = database.find(name, in: root) else { return nil }
+        guard let (view, index) = store.find(name, in: root) else { return nil }
         guard view.flags(index) & PageLayout.bucketFlag != 0, view.value(index).count == 8 else { return nil }
         return PageID(UInt64(littleEndian: view.value(index).loadUnaligned(as: UInt64.self)))
     }
 
     /// A copy of the value under `key` in `bucket`.
     public func get(_ bucket: [UInt8], _ key: [UInt8]) -> [UInt8]? {
-        guard let bucketRoot = bucketRoot(bucket), let (view, index) = database.find(key, in: bucketRoot) else { return nil }
+        guard let bucketRoot = bucketRoot(bucket), let (view, index) = store.find(key, in: bucketRoot) else { return nil }
         return [UInt8](view.value(index))
     }
 
     public func bucketNames() -> [[UInt8]] {
         live()
         var names: [[UInt8]] = []
-        let cursor = Cursor(database, root: root)
+        let cursor = Cursor(store, root: root)
         var entry = cursor.first()
         while let current = entry {
             names.append(current.key)
@@ -59,7 +62,7 @@ public final class ReadTransaction: @unchecked Sendable {
     public func scan(_ bucket: [UInt8], from start: [UInt8] = [], to end: [UInt8]? = nil,
                      _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Bool) {
         guard let bucketRoot = bucketRoot(bucket) else { return }
-        let cursor = Cursor(database, root: bucketRoot)
+        let cursor = Cursor(store, root: bucketRoot)
         var more = cursor.seekPosition(start)
         while more, let (view, index) = cursor.position {
             let key = view.key(index)
@@ -72,34 +75,20 @@ public final class ReadTransaction: @unchecked Sendable {
     /// A cursor over `bucket`, or nil when there is no such bucket.
     public func cursor(_ bucket: [UInt8]) -> Cursor? {
         guard let bucketRoot = bucketRoot(bucket) else { return nil }
-        return Cursor(database, root: bucketRoot)
-    }
-}
-
-extension Database {
-    /// The leaf element whose key is exactly `key` in the tree at `root`, if any.
-    func find(_ key: [UInt8], in root: PageID) -> (PageView, Int)? {
-        guard root.rawValue != 0 else { return nil }
-        var view = self.view(root)
-        while !view.isLeaf {
-            view = self.view(view.child(view.childIndex(key)))
-        }
-        let index = view.lowerBound(key)
-        guard index < view.count, compareKeys(key, view.key(index)) == 0 else { return nil }
-        return (view, index)
+        return Cursor(store, root: bucketRoot)
     }
 }
 
 /// Walks one tree of a read transaction in key order. Returns copies of keys and values.
 /// Valid while its read transaction is.
 public final class Cursor: @unchecked Sendable {
-    private let database: Database
+    private let database: Store
     private let root: PageID
     /// The path from the root: each node and the index taken in it.
     private var stack: [(view: PageView, index: Int)] = []
 
-    init(_ database: Database, root: PageID) {
-        self.database = database
+    init(_ store: Store, root: PageID) {
+        self.database = store
         self.root = root
     }
 

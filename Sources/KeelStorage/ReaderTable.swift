@@ -2,8 +2,9 @@ import Synchronization
 
 /// The published version readers start from, and the txids live readers hold.
 ///
-/// The version (root page and txid) is one atomic double word, swapped by the writer after
-/// each commit. A reader takes a slot with one compare-and-swap (no mutex), writes the txid
+/// The version (root page, store generation and txid) is one atomic double word, swapped by
+/// the writer after each commit: the first word holds the root page in its low 48 bits and
+/// the store's generation (which file it lives in) in the high 16. A reader takes a slot with one compare-and-swap (no mutex), writes the txid
 /// it is about to use into it, and re-reads the version: only if it is unchanged does it use
 /// it. A writer publishes first and scans the slots after, so any reader it misses has seen
 /// the newer version — and pages a commit frees are reused only when no slot holds an older
@@ -20,22 +21,30 @@ final class ReaderTable: @unchecked Sendable {
     private let version: Atomic<WordPair>
     private let nextHint = Atomic<Int>(0)
 
-    init(root: PageID, txid: TxID) {
-        version = Atomic(WordPair(first: UInt(root.rawValue), second: UInt(txid.rawValue)))
+    static let rootBits: UInt64 = 48
+
+    init(root: PageID, generation: UInt64, txid: TxID) {
+        version = Atomic(Self.pack(root: root, generation: generation, txid: txid))
+    }
+
+    private static func pack(root: PageID, generation: UInt64, txid: TxID) -> WordPair {
+        precondition(root.rawValue < 1 << rootBits)
+        return WordPair(first: UInt(root.rawValue | (generation & 0xFFFF) << rootBits), second: UInt(txid.rawValue))
     }
 
     /// The version a new reader would get now.
-    var current: (root: PageID, txid: TxID) {
+    var current: (root: PageID, generation: UInt64, txid: TxID) {
         let pair = version.load(ordering: .sequentiallyConsistent)
-        return (PageID(UInt64(pair.first)), TxID(UInt64(pair.second)))
+        let first = UInt64(pair.first)
+        return (PageID(first & (1 << Self.rootBits - 1)), first >> Self.rootBits, TxID(UInt64(pair.second)))
     }
 
-    func publish(root: PageID, txid: TxID) {
-        version.store(WordPair(first: UInt(root.rawValue), second: UInt(txid.rawValue)), ordering: .sequentiallyConsistent)
+    func publish(root: PageID, generation: UInt64, txid: TxID) {
+        version.store(Self.pack(root: root, generation: generation, txid: txid), ordering: .sequentiallyConsistent)
     }
 
     /// Pins the current version in a free slot; returns the slot and the version.
-    func pin() -> (slot: Int, root: PageID, txid: TxID) {
+    func pin() -> (slot: Int, root: PageID, generation: UInt64, txid: TxID) {
         var index = nextHint.wrappingAdd(1, ordering: .relaxed).oldValue % Self.slotsMax
         var tries = 0
         while true {
@@ -50,7 +59,7 @@ final class ReaderTable: @unchecked Sendable {
             let seen = current
             slots[index].value.store(seen.txid.rawValue + 1, ordering: .sequentiallyConsistent)
             let again = current
-            if again.txid == seen.txid { return (index, seen.root, seen.txid) }
+            if again.txid == seen.txid { return (index, seen.root, seen.generation, seen.txid) }
         }
     }
 

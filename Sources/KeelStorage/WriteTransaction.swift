@@ -9,7 +9,7 @@ public final class WriteTransaction: @unchecked Sendable {
     var directory: TreeHandle
     /// Buckets touched in this transaction, by name.
     var buckets: [[UInt8]: TreeHandle] = [:]
-    private(set) var closed = false
+    var closed = false
 
     /// A tree's root: its page in the last committed version, and its node once touched.
     struct TreeHandle {

@@ -81,7 +81,7 @@ import Testing
         #expect(database.fileBytes == 4 << 20, "1000 pages round up to four 1 MiB steps")
         #expect(database.pageBytes(PageID(0)).baseAddress == before)
         let marker = [UInt8](repeating: 0xA5, count: 4096)
-        try marker.withUnsafeBytes { try database.file.writeAndSync($0, at: 999 * 4096) }
+        try marker.withUnsafeBytes { try database.store.file.writeAndSync($0, at: 999 * 4096) }
         #expect(Array(database.pageBytes(PageID(999))) == marker, "written through the file, read through the mapping")
         #expect(Array(database.pageBytes(PageID(998))) == [UInt8](repeating: 0, count: 4096))
     }
