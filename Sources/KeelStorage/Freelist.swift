@@ -7,8 +7,10 @@
 /// version may still walk them, so they become free only once every reader is at that txid
 /// or later.
 struct Freelist {
-    /// Free pages, sorted.
-    private(set) var free: [UInt64] = []
+    /// Free pages, sorted; those before `head` are already taken (dropped on the next merge),
+    /// so taking the lowest free page costs O(1).
+    private var pages: [UInt64] = []
+    private var head = 0
     /// Pages freed by each commit, not yet reusable.
     private(set) var pending: [(txid: TxID, pages: [UInt64])] = []
     /// Pages [0, pageCount) exist in the tree's version; allocation past the free pages
@@ -17,25 +19,27 @@ struct Freelist {
 
     init(pageCount: UInt64, reachable: Set<UInt64>) {
         self.pageCount = pageCount
-        free = (2..<pageCount).filter { !reachable.contains($0) }
+        pages = (2..<pageCount).filter { !reachable.contains($0) }
     }
 
-    var freeCount: Int { free.count }
+    /// Free pages, sorted.
+    var free: ArraySlice<UInt64> { pages[head...] }
+    var freeCount: Int { pages.count - head }
     var pendingCount: Int { pending.reduce(0) { $0 + $1.pages.count } }
 
     /// `count` contiguous pages: the first run of free ones, or new pages at the end.
     mutating func allocate(_ count: Int) -> PageID {
         precondition(count >= 1)
-        if count == 1, let page = free.first {
-            free.removeFirst()
-            return PageID(page)
+        if count == 1, head < pages.count {
+            head += 1
+            return PageID(pages[head - 1])
         }
-        var runStart = 0
-        for i in free.indices {
-            if i > 0 && free[i] != free[i - 1] + 1 { runStart = i }
+        var runStart = head
+        for i in head..<pages.count {
+            if i > head && pages[i] != pages[i - 1] + 1 { runStart = i }
             if i - runStart + 1 == count {
-                let first = free[runStart]
-                free.removeSubrange(runStart...i)
+                let first = pages[runStart]
+                pages.removeSubrange(runStart...i)
                 return PageID(first)
             }
         }
@@ -63,6 +67,21 @@ struct Freelist {
             pending.removeFirst()
         }
         guard !moved.isEmpty else { return }
-        free = (free + moved).sorted()
+        moved.sort()
+        // Merge two sorted runs (and drop the pages taken before `head`).
+        var merged: [UInt64] = []
+        merged.reserveCapacity(freeCount + moved.count)
+        var i = head, j = 0
+        while i < pages.count || j < moved.count {
+            if j == moved.count || (i < pages.count && pages[i] < moved[j]) {
+                merged.append(pages[i])
+                i += 1
+            } else {
+                merged.append(moved[j])
+                j += 1
+            }
+        }
+        pages = merged
+        head = 0
     }
 }
