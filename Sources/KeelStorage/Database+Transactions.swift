@@ -103,6 +103,7 @@ extension Database {
 
     /// Writes a whole tree held in memory; returns its new root page (0 when empty).
     private func spillTree(_ root: Node, txid: TxID, writes: inout PageWrites) -> PageID {
+        rebalance(root, txid: txid)
         var pieces = spill(root, txid: txid, writes: &writes, isRoot: true)
         while pieces.count > 1 {
             let branch = Node(leaf: false)
@@ -112,6 +113,47 @@ extension Database {
             pieces = spill(branch, txid: txid, writes: &writes, isRoot: false)
         }
         return pieces.first?.page ?? PageID(0)
+    }
+
+    /// Nodes below a quarter of a page after deletes are merged into a neighbour, children
+    /// first, so that deleting keys gives pages back instead of leaving the tree full of
+    /// nearly empty pages. Only nodes this transaction touched are considered.
+    private func rebalance(_ node: Node, txid: TxID) {
+        guard !node.isLeaf else { return }
+        for child in node.childNodes { if let child { rebalance(child, txid: txid) } }
+        var i = 0
+        while i < node.children.count && node.children.count > 1 {
+            guard let child = node.childNodes[i], child.encodedBytes < Self.pageSize / 4 else {
+                i += 1
+                continue
+            }
+            // Merge into the left neighbour, or the right one for the first child.
+            let left = i > 0 ? i - 1 : i
+            let right = left + 1
+            let into = materializedChild(node, left)
+            let from = materializedChild(node, right)
+            into.keys += from.keys
+            if into.isLeaf {
+                into.values += from.values
+                into.flags += from.flags
+            } else {
+                into.children += from.children
+                into.childNodes += from.childNodes
+            }
+            if let origin = from.origin { freelist.release(origin.page, count: origin.pages, by: txid) }
+            node.keys.remove(at: right)
+            node.children.remove(at: right)
+            node.childNodes.remove(at: right)
+            i = left
+            if into.encodedBytes >= Self.pageSize / 4 { i += 1 }
+        }
+    }
+
+    private func materializedChild(_ node: Node, _ index: Int) -> Node {
+        if let child = node.childNodes[index] { return child }
+        let child = Node(view(node.children[index]), page: node.children[index])
+        node.childNodes[index] = child
+        return child
     }
 
     /// Writes `node` (children first) to new pages, splitting it where it outgrew a page;
