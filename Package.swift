@@ -25,6 +25,7 @@ let package = Package(
     targets: [
         .target(name: "CURing", path: "Sources/CURing", linkerSettings: [.linkedLibrary("uring")]),
         .systemLibrary(name: "CJemalloc", path: "Sources/CJemalloc"),
+        .systemLibrary(name: "CLMDB", path: "Sources/CLMDB"),
         .target(
             name: "CCRC32C",
             path: "Sources/CCRC32C",
@@ -40,7 +41,7 @@ let package = Package(
         .executableTarget(
             name: "KeelBench",
             dependencies: [
-                "KeelIO", "KeelWAL", jemalloc,
+                "KeelIO", "KeelWAL", "KeelStorage", "CLMDB", jemalloc,
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]

@@ -4,8 +4,9 @@ import Glibc
 import KeelIO
 
 /// The one file of keel-bench that calls libc directly: the monotonic clock, sleeping,
-/// unbuffered stderr, and the scratch directories a run creates and removes. File I/O for
-/// the measured paths goes through KeelIO and KeelWAL, as the server's does.
+/// unbuffered stderr, file sizes, the load average, and the scratch directories a run
+/// creates and removes. File I/O for the measured paths goes through KeelIO and KeelWAL, as
+/// the server's does (and LMDB's, for `storage`, through liblmdb in LMDBEngine).
 enum BenchSystem {
     /// Nanoseconds on CLOCK_MONOTONIC: never steps with the wall clock, so latencies and
     /// deadlines stay right across NTP adjustments.
@@ -45,6 +46,22 @@ enum BenchSystem {
             throw IOError(operation: "mkdtemp", errno: .current, path: parent + "/" + prefix + "XXXXXX")
         }
         return String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// The 1-minute load average, nil when the system does not say. Other work on the
+    /// machine skews every number a benchmark takes, so reports show it.
+    static func loadAverage() -> Double? {
+        var sample: Double = 0
+        return getloadavg(&sample, 1) == 1 ? sample : nil
+    }
+
+    static var onlineCPUs: Int { sysconf(Int32(_SC_NPROCESSORS_ONLN)) }
+
+    /// The size of the file at `path` in bytes (st_size), nil when it cannot be stat'ed.
+    static func fileBytes(_ path: String) -> Int64? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return Int64(info.st_size)
     }
 
     /// Removes `path` and everything under it. Used only on directories keel-bench created
