@@ -1,7 +1,8 @@
 /// A consistent, read-only view of the database as of one commit. Beginning one takes no lock;
 /// it sees nothing committed after it began, however long it lives, and the pages it can
 /// reach are not reused until it ends. Page bytes are handed out only inside closures
-/// (`scan`); everything else returns copies.
+/// (`scan`); everything else returns copies. Many read transactions run at once, each used
+/// by one thread at a time.
 public final class ReadTransaction: @unchecked Sendable {
     public let txid: TxID
     let root: PageID
@@ -9,6 +10,8 @@ public final class ReadTransaction: @unchecked Sendable {
     /// The file this version lives in (a defragmentation may have replaced it since).
     private let store: Store
     private var slot: Int?
+    /// The last bucket looked up: most readers ask one bucket many times.
+    private var lastBucket: (name: [UInt8], root: PageID)?
 
     init(_ database: Database) {
         self.database = database
@@ -34,9 +37,12 @@ public final class ReadTransaction: @unchecked Sendable {
     /// The root page of a bucket's tree (0 when empty), or nil when there is no such bucket.
     func bucketRoot(_ name: [UInt8]) -> PageID? {
         live()
+        if let last = lastBucket, last.name == name { return last.root }
         guard let (view, index) = store.find(name, in: root) else { return nil }
         guard view.flags(index) & PageLayout.bucketFlag != 0, view.value(index).count == 8 else { return nil }
-        return PageID(UInt64(littleEndian: view.value(index).loadUnaligned(as: UInt64.self)))
+        let bucketRoot = PageID(UInt64(littleEndian: view.value(index).loadUnaligned(as: UInt64.self)))
+        lastBucket = (name, bucketRoot)
+        return bucketRoot
     }
 
     /// A copy of the value under `key` in `bucket`.
