@@ -2,10 +2,9 @@
 import PackageDescription
 
 // The module graph of DESIGN.md: dependencies point down only.
-//   CURing ─▶ KeelIO ─▶ KeelWAL ─▶ keel-bench
-//                    └▶ KeelStorage
-//   CCRC32C, CFutex ─▶ KeelIO
-// keel-bench links KeelWAL for its `wal` subcommand (fsync and commit latency on this disk).
+//   CURing, CCRC32C, CFutex ─▶ KeelIO ─▶ KeelWAL, KeelStorage ─▶ keel-bench
+// keel-bench links the engines for its `wal` and `storage` subcommands (measured on this
+// machine), and LMDB (CLMDB) to compare the storage engine with it; nothing else does.
 
 let jemalloc: Target.Dependency = "CJemalloc"
 
