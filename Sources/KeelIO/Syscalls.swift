@@ -154,6 +154,13 @@ public enum Syscalls {
         try fsync(fd, path: path)
     }
 
+    /// Makes the directory holding `path` durable (after creating or renaming `path`).
+    public static func syncParentDirectory(of path: String) throws(IOError) {
+        let slash = path.lastIndex(of: "/")
+        let parent = slash.map { String(path[..<$0]) } ?? "."
+        try syncDirectory(parent.isEmpty ? "/" : parent)
+    }
+
     public static func makeDirectory(_ path: String, mode: mode_t = 0o700) throws(IOError) {
         let (_, error) = retryingInterrupts { Glibc.mkdir(path, mode) }
         if let error, error != .fileExists { throw IOError(operation: "mkdir", errno: error, path: path) }

@@ -71,8 +71,7 @@ extension Database {
         do {
             try target.writeMeta(next)
             try Syscalls.rename(temporaryPath, path)
-            let slash = path.lastIndex(of: "/")
-            try Syscalls.syncDirectory(slash.map { String(path[..<$0]) }.flatMap { $0.isEmpty ? "/" : $0 } ?? ".")
+            try Syscalls.syncParentDirectory(of: path)
         } catch {
             throw .io(error)
         }

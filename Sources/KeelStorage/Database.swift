@@ -154,8 +154,7 @@ public final class Database: @unchecked Sendable {
         }
         try Syscalls.pwriteAll(fd, UnsafeRawBufferPointer(buffer), offset: 0, path: path)
         try Syscalls.fsync(fd, path: path)
-        let slash = path.lastIndex(of: "/")
-        try Syscalls.syncDirectory(slash.map { String(path[..<$0]) }.flatMap { $0.isEmpty ? "/" : $0 } ?? ".")
+        try Syscalls.syncParentDirectory(of: path)
     }
 
     /// Reads both meta pages and returns the valid one with the higher txid.

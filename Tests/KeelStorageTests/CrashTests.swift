@@ -10,23 +10,12 @@ import Testing
 @Suite struct CrashTests {
     static let bucket = Array("b".utf8)
 
-    /// The committed contents, as a reader sees them.
-    static func contents(_ db: Database) -> [[UInt8]: [UInt8]] {
-        let read = db.beginRead()
-        defer { read.end() }
-        var all: [[UInt8]: [UInt8]] = [:]
-        read.scan(bucket) { key, value in
-            all[[UInt8](key)] = [UInt8](value)
-            return true
-        }
-        return all
-    }
 
     static func reopen(_ path: String, _ bytes: [UInt8]) throws -> (contents: [[UInt8]: [UInt8]], problems: [String]) {
         TestFiles.write(path, bytes)
         let db = try Database.open(path: path)
         defer { db.close() }
-        return (contents(db), db.check())
+        return (db.contents(bucket), db.check())
     }
 
     @Test(arguments: [1, 2, 3] as [UInt64])
@@ -43,7 +32,7 @@ import Testing
             // One commit of random changes, with the file captured before and after.
             let db = try Database.open(path: path, options: options)
             let before = TestFiles.read(path)
-            let oldState = Self.contents(db)
+            let oldState = db.contents(Self.bucket)
             let tx = try db.beginWrite()
             try tx.createBucket(Self.bucket)
             for _ in 0..<Int.random(in: 20...400, using: &random) {
@@ -55,7 +44,7 @@ import Testing
                 }
             }
             try tx.commit()
-            let newState = Self.contents(db)
+            let newState = db.contents(Self.bucket)
             db.close()
             let after = TestFiles.read(path)
             let pageSize = Database.pageSize

@@ -6,16 +6,6 @@ import Testing
 @Suite struct DefragmentTests {
     static let bucket = Array("key".utf8)
 
-    static func contents(_ db: Database, _ bucket: [UInt8] = DefragmentTests.bucket) -> [[UInt8]: [UInt8]] {
-        let read = db.beginRead()
-        defer { read.end() }
-        var all: [[UInt8]: [UInt8]] = [:]
-        read.scan(bucket) { key, value in
-            all[[UInt8](key)] = [UInt8](value)
-            return true
-        }
-        return all
-    }
 
     static func key(_ i: Int) -> [UInt8] { Array("key-\(1_000_000 + i)".utf8) }
 
@@ -35,15 +25,15 @@ import Testing
         let thin = try db.beginWrite()
         for i in 0..<20_000 where i % 10 != 0 { try thin.delete(Self.bucket, Self.key(i)) }
         try thin.commit()
-        let before = Self.contents(db)
+        let before = db.contents(Self.bucket)
         let sizeBefore = db.stats.fileBytes
         let txidBefore = db.meta.txid
 
         try db.defragment()
 
         #expect(db.check() == [])
-        #expect(Self.contents(db) == before)
-        #expect(Self.contents(db, Array("meta".utf8)) == [Array("consistent_index".utf8): [1, 2, 3]])
+        #expect(db.contents(Self.bucket) == before)
+        #expect(db.contents(Array("meta".utf8)) == [Array("consistent_index".utf8): [1, 2, 3]])
         #expect(db.stats.fileBytes < sizeBefore / 4, "\(db.stats.fileBytes) bytes after, \(sizeBefore) before")
         #expect(db.meta.txid > txidBefore, "txids go on across the switch")
         #expect(TestFiles.read(path).count == db.stats.fileBytes, "the new file has the database's name")
@@ -56,7 +46,7 @@ import Testing
         #expect(reopened.check() == [])
         var expected = before
         expected[Self.key(5)] = [5]
-        #expect(Self.contents(reopened) == expected)
+        #expect(reopened.contents(Self.bucket) == expected)
         #expect(try Syscalls.listDirectory(directory.path) == ["db"], "no file left behind")
     }
 
@@ -72,7 +62,7 @@ import Testing
         for i in 0..<30_000 { try fill.put(Self.bucket, Self.key(i), [UInt8](repeating: 1, count: 100)) }
         try fill.commit()
         let early = db.beginRead()
-        let earlyContents = Self.contents(db)
+        let earlyContents = db.contents(Self.bucket)
 
         // A writer commits small changes in a loop while the defragmentation runs.
         let model = WriterModel(earlyContents)
@@ -117,10 +107,10 @@ import Testing
         #expect(seen == earlyContents)
         early.end()
         #expect(db.check() == [])
-        #expect(Self.contents(db) == model.state)
+        #expect(db.contents(Self.bucket) == model.state)
         db.close()
         let reopened = try Database.open(path: path)
-        #expect(Self.contents(reopened) == model.state)
+        #expect(reopened.contents(Self.bucket) == model.state)
     }
 }
 
