@@ -61,11 +61,9 @@ final class KeelEngine: StorageEngine, Sendable {
     struct Reader: StorageEngineReader {
         let transaction: ReadTransaction
 
-        /// `get` returns a copy of the value, so each lookup here also allocates and copies
-        /// `valueBytes`: Keel has no borrowing get yet.
+        /// Reads the value in place (`withValue`), as LMDB's mdb_get does: no copy.
         func firstValueByte(_ key: [UInt8]) -> UInt8? {
-            guard let value = transaction.get(KeelEngine.bucket, key) else { return nil }
-            return value.first ?? 0
+            transaction.withValue(KeelEngine.bucket, key) { value in value.map { $0.first ?? 0 } }
         }
 
         func scan(_ body: (UInt8) -> Void) -> Int {

@@ -32,7 +32,7 @@ struct StorageReport {
 
     var notes: [String] {
         [
-            "Keel's ReadTransaction.get returns a copy of the value, so each Keel get also allocates and copies \(space.valueBytes) bytes; LMDB's mdb_get points into its map and only the first byte is read",
+            "both engines read values in place (Keel's withValue, LMDB's mdb_get) and touch only their first byte",
             "each reader thread begins and ends a read transaction per \(StorageWorkload.getsPerTransaction) gets of uniformly random loaded keys; both engines fdatasync every commit",
             "the scan runs before the gets, so the timed gets read pages already mapped and in the page cache",
         ]

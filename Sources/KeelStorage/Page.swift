@@ -95,10 +95,15 @@ struct PageView {
     /// The first element whose key is >= `key` (count when none is).
     func lowerBound(_ key: [UInt8]) -> Int {
         var low = 0, high = count
+        // Where an element keeps its key's offset and size depends on the kind: decided once.
+        let keyField = isLeaf ? 4 : 0
         key.withUnsafeBytes { search in
             while low < high {
                 let middle = (low + high) / 2
-                if compareKeys(self.key(middle), search) < 0 { low = middle + 1 } else { high = middle }
+                let e = element(middle) + keyField
+                let offset = Int(u32(e)), size = Int(u32(e + 4))
+                let candidate = UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + size])
+                if compareKeys(candidate, search) < 0 { low = middle + 1 } else { high = middle }
             }
         }
         return low

@@ -51,6 +51,13 @@ public final class ReadTransaction: @unchecked Sendable {
         return [UInt8](view.value(index))
     }
 
+    /// Calls `body` with the mapped bytes of the value under `key` (nil when there is none),
+    /// without copying them: valid only inside `body`.
+    public func withValue<Result>(_ bucket: [UInt8], _ key: [UInt8], _ body: (UnsafeRawBufferPointer?) -> Result) -> Result {
+        guard let bucketRoot = bucketRoot(bucket), let (view, index) = store.find(key, in: bucketRoot) else { return body(nil) }
+        return body(view.value(index))
+    }
+
     public func bucketNames() -> [[UInt8]] {
         live()
         var names: [[UInt8]] = []
