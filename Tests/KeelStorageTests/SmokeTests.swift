@@ -18,6 +18,9 @@ import Testing
             #expect(db.check() == [])
             let read = db.beginRead()
             #expect(read.get(Array("key".utf8), Array("k100042".utf8)) == [UInt8](repeating: 42, count: 42))
+            #expect(read.withValue(Array("key".utf8), Array("k100042".utf8)) { $0.map { [UInt8]($0) } } == [UInt8](repeating: 42, count: 42))
+            #expect(read.withValue(Array("key".utf8), Array("absent".utf8)) { $0 == nil })
+            #expect(read.withValue(Array("nobucket".utf8), Array("k100042".utf8)) { $0 == nil })
             var count = 0
             read.scan(Array("key".utf8)) { _, _ in count += 1; return true }
             #expect(count == 3000)
