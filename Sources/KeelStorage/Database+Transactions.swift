@@ -237,11 +237,13 @@ extension Database {
         return problems
     }
 
-    /// Closes the file. Every transaction must have ended.
+    /// Ends writing: waits for an open write transaction, after which `beginWrite` throws.
+    /// Every read transaction must have ended. The file is closed when the last reference
+    /// to the database goes.
     public func close() {
         writerGate.lock()
         while writerActive { writerGate.wait() }
-        writerActive = true
+        if failure == nil { failure = .databaseClosed }
         writerGate.unlock()
         precondition(readers.oldestPinned() == nil, "close() with a read transaction still open")
     }

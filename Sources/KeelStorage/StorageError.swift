@@ -14,6 +14,8 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidKey(String)
     /// The transaction was already committed or rolled back.
     case transactionClosed
+    /// The database was closed.
+    case databaseClosed
     /// An earlier commit failed while writing; the database accepts no more writes. Reopen it
     /// to recover the last committed state.
     case failed(String)
@@ -27,6 +29,7 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
         case .bucketNotFound(let name): return "storage: bucket \(String(decoding: name, as: UTF8.self)) not found"
         case .invalidKey(let reason): return "storage: \(reason)"
         case .transactionClosed: return "storage: the transaction is closed"
+        case .databaseClosed: return "storage: the database is closed"
         case .failed(let reason): return "storage: stopped after a failed commit; reopen to recover (\(reason))"
         }
     }

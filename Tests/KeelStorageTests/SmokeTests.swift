@@ -31,6 +31,7 @@ import Testing
             try tx2.commit()
             #expect(db.check() == [])
             db.close()
+            #expect(throws: StorageError.databaseClosed) { _ = try db.beginWrite() }
         }
         let db = try Database.open(path: path)
         #expect(db.check() == [])
