@@ -98,7 +98,7 @@ extension Database {
         }
         let index = node.lowerBound(name)
         precondition(index < node.keys.count && compareKeys(node.keys[index], name) == 0, "a touched bucket without a directory entry")
-        node.values[index] = WriteTransaction.encodeRoot(root)
+        node.values[index] = .owned(WriteTransaction.encodeRoot(root))
     }
 
     /// Writes a whole tree held in memory; returns its new root page (0 when empty).
@@ -158,10 +158,10 @@ extension Database {
 
     /// Writes `node` (children first) to new pages, splitting it where it outgrew a page;
     /// returns each piece's first key and page. Its old pages are freed by `txid`.
-    private func spill(_ node: Node, txid: TxID, writes: inout PageWrites, isRoot: Bool) -> [(key: [UInt8], page: PageID)] {
+    private func spill(_ node: Node, txid: TxID, writes: inout PageWrites, isRoot: Bool) -> [(key: NodeBytes, page: PageID)] {
         if let origin = node.origin { freelist.release(origin.page, count: origin.pages, by: txid) }
         if !node.isLeaf {
-            var keys: [[UInt8]] = []
+            var keys: [NodeBytes] = []
             var children: [PageID] = []
             for i in node.children.indices {
                 if let child = node.childNodes[i] {
@@ -180,7 +180,7 @@ extension Database {
             // A root left with one child is replaced by it: the tree gets shorter.
             if isRoot && children.count == 1 { return [(keys[0], children[0])] }
         }
-        var result: [(key: [UInt8], page: PageID)] = []
+        var result: [(key: NodeBytes, page: PageID)] = []
         for run in node.pieces(pageSize: Self.pageSize) {
             let bytes = run.reduce(PageLayout.headerBytes) { $0 + node.elementBytes($1) }
             let pages = (bytes + Self.pageSize - 1) / Self.pageSize

@@ -50,13 +50,11 @@ struct Freelist {
 
     /// Records pages a commit with `txid` no longer reaches.
     mutating func release(_ page: PageID, count: Int, by txid: TxID) {
-        let pages = (0..<UInt64(count)).map { page.rawValue + $0 }
-        if let last = pending.last, last.txid == txid {
-            pending[pending.count - 1].pages += pages
-        } else {
+        if pending.last?.txid != txid {
             precondition(pending.last.map { $0.txid < txid } ?? true, "pending frees out of txid order")
-            pending.append((txid, pages))
+            pending.append((txid, []))
         }
+        for offset in 0..<UInt64(count) { pending[pending.count - 1].pages.append(page.rawValue + offset) }
     }
 
     /// Makes free the pages of every commit at or before `txid` (no reader is older).

@@ -1,11 +1,48 @@
-/// A node a write transaction has touched: decoded from its page (copied out of the
-/// mapping) or new. Every node in memory is dirty and gets new pages at commit (copy on
-/// write); the pages it came from are freed then.
+/// Bytes of a key or value in a node a write transaction holds: still in the mapped page the
+/// node came from, or owned (written by this transaction). Mapped bytes stay valid for the
+/// whole transaction: the pages it read belong to the committed version, which no page this
+/// transaction writes can be, and the mapping never moves.
+enum NodeBytes {
+    case mapped(UnsafeRawBufferPointer)
+    case owned([UInt8])
+
+    @inline(__always)
+    func withBytes<Result>(_ body: (UnsafeRawBufferPointer) -> Result) -> Result {
+        switch self {
+        case .mapped(let bytes): return body(bytes)
+        case .owned(let array): return array.withUnsafeBytes(body)
+        }
+    }
+
+    var count: Int {
+        switch self {
+        case .mapped(let bytes): return bytes.count
+        case .owned(let array): return array.count
+        }
+    }
+
+    /// A copy that owns its bytes.
+    var array: [UInt8] {
+        switch self {
+        case .mapped(let bytes): return [UInt8](bytes)
+        case .owned(let array): return array
+        }
+    }
+}
+
+@inline(__always)
+func compareKeys(_ a: NodeBytes, _ b: [UInt8]) -> Int {
+    a.withBytes { x in b.withUnsafeBytes { y in compareKeys(x, y) } }
+}
+
+/// A node a write transaction has touched: read from its page (its entries still pointing
+/// into the mapping) or new. Every node in memory is dirty and gets new pages at commit (copy
+/// on write); the pages it came from are freed then.
 final class Node {
     var isLeaf: Bool
-    var keys: [[UInt8]]
+    var keys: [NodeBytes]
     /// Leaf: the values and their flags.
-    var values: [[UInt8]] = []
+    var values: [NodeBytes] = []
     var flags: [UInt32] = []
     /// Branch: the children's pages, and the children already brought into memory.
     var children: [PageID] = []
@@ -23,9 +60,9 @@ final class Node {
     init(_ view: PageView, page: PageID) {
         isLeaf = view.isLeaf
         let count = view.count
-        keys = (0..<count).map { [UInt8](view.key($0)) }
+        keys = (0..<count).map { .mapped(view.key($0)) }
         if isLeaf {
-            values = (0..<count).map { [UInt8](view.value($0)) }
+            values = (0..<count).map { .mapped(view.value($0)) }
             flags = (0..<count).map { view.flags($0) }
         } else {
             children = (0..<count).map { view.child($0) }
@@ -87,10 +124,10 @@ final class Node {
                 base.storeBytes(of: UInt32(key.count).littleEndian, toByteOffset: e + 4, as: UInt32.self)
                 base.storeBytes(of: node.children[i].rawValue.littleEndian, toByteOffset: e + 8, as: UInt64.self)
             }
-            key.withUnsafeBytes { if $0.count > 0 { (base + data).copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
+            key.withBytes { if $0.count > 0 { (base + data).copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
             data += key.count
             if node.isLeaf {
-                node.values[i].withUnsafeBytes { if $0.count > 0 { (base + data).copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
+                node.values[i].withBytes { if $0.count > 0 { (base + data).copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
                 data += node.values[i].count
             }
         }

@@ -131,11 +131,11 @@ public final class WriteTransaction: @unchecked Sendable {
         let node = leaf(&tree, key)
         let index = node.lowerBound(key)
         if index < node.keys.count && compareKeys(node.keys[index], key) == 0 {
-            node.values[index] = value
+            node.values[index] = .owned(value)
             node.flags[index] = flags
         } else {
-            node.keys.insert(key, at: index)
-            node.values.insert(value, at: index)
+            node.keys.insert(.owned(key), at: index)
+            node.values.insert(.owned(value), at: index)
             node.flags.insert(flags, at: index)
         }
     }
@@ -159,7 +159,7 @@ public final class WriteTransaction: @unchecked Sendable {
                 if current.isLeaf {
                     let index = current.lowerBound(key)
                     guard index < current.keys.count, compareKeys(current.keys[index], key) == 0 else { return nil }
-                    return (current.values[index], current.flags[index])
+                    return (current.values[index].array, current.flags[index])
                 }
                 let index = current.childIndex(key)
                 node = current.childNodes[index]
