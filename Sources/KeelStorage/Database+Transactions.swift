@@ -185,9 +185,8 @@ extension Database {
             let bytes = run.reduce(PageLayout.headerBytes) { $0 + node.elementBytes($1) }
             let pages = (bytes + Self.pageSize - 1) / Self.pageSize
             let page = freelist.allocate(pages)
-            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: pages * Self.pageSize, alignment: Self.pageSize)
+            let buffer = writes.reserve(page, pages: pages)
             Node.encode(node, run, page: page, pages: pages, pageSize: Self.pageSize, into: buffer)
-            writes.add(page, buffer)
             result.append((node.keys[run.lowerBound], page))
         }
         return result
@@ -249,42 +248,46 @@ extension Database {
     }
 }
 
-/// The pages a commit writes, sorted and coalesced into runs of contiguous pages.
+/// The pages a commit writes. Nodes are encoded straight into large arena chunks (no buffer
+/// per node); at flush the pages are sorted and every run that is contiguous both in the
+/// file and in the arena goes out as one write.
 struct PageWrites: ~Copyable {
-    private var pages: [(page: PageID, buffer: UnsafeMutableRawBufferPointer)] = []
+    private var chunks: [UnsafeMutableRawBufferPointer] = []
+    private var used = 0
+    private var pages: [(page: PageID, start: UnsafeMutableRawPointer, bytes: Int)] = []
+    static let chunkBytes = 4 << 20
 
     init() {}
 
-    deinit { for entry in pages { entry.buffer.deallocate() } }
+    deinit { for chunk in chunks { chunk.deallocate() } }
 
-    mutating func add(_ page: PageID, _ buffer: UnsafeMutableRawBufferPointer) {
-        pages.append((page, buffer))
+    /// Room for `count` pages that will be written at `page`.
+    mutating func reserve(_ page: PageID, pages count: Int) -> UnsafeMutableRawBufferPointer {
+        let bytes = count * Database.pageSize
+        if chunks.isEmpty || used + bytes > chunks[chunks.count - 1].count {
+            chunks.append(.allocate(byteCount: max(Self.chunkBytes, bytes), alignment: Database.pageSize))
+            used = 0
+        }
+        let start = chunks[chunks.count - 1].baseAddress! + used
+        used += bytes
+        pages.append((page, start, bytes))
+        return UnsafeMutableRawBufferPointer(start: start, count: bytes)
     }
 
-    /// Writes every page, one write per run of contiguous pages, then one fdatasync.
+    /// Writes every page, then one fdatasync.
     mutating func flush(to file: inout DurableFile) throws(IOError) {
         guard !pages.isEmpty else { return }
         pages.sort { $0.page < $1.page }
-        var runStart = 0
-        var runs: [Range<Int>] = []
+        var first = 0
         for i in 1...pages.count {
-            let contiguous = i < pages.count &&
-                pages[i].page.rawValue == pages[i - 1].page.rawValue + UInt64(pages[i - 1].buffer.count / Database.pageSize)
-            if !contiguous {
-                runs.append(runStart..<i)
-                runStart = i
-            }
-        }
-        for run in runs {
-            let bytes = run.reduce(0) { $0 + pages[$1].buffer.count }
-            let joined = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes, alignment: Database.pageSize)
-            defer { joined.deallocate() }
-            var at = 0
-            for i in run {
-                (joined.baseAddress! + at).copyMemory(from: pages[i].buffer.baseAddress!, byteCount: pages[i].buffer.count)
-                at += pages[i].buffer.count
-            }
-            try file.write(UnsafeRawBufferPointer(joined), at: Int64(pages[run.lowerBound].page.rawValue) * Int64(Database.pageSize))
+            let joins = i < pages.count &&
+                pages[i].page.rawValue == pages[i - 1].page.rawValue + UInt64(pages[i - 1].bytes / Database.pageSize) &&
+                pages[i].start == pages[i - 1].start + pages[i - 1].bytes
+            if joins { continue }
+            let bytes = pages[first..<i].reduce(0) { $0 + $1.bytes }
+            try file.write(UnsafeRawBufferPointer(start: pages[first].start, count: bytes),
+                           at: Int64(pages[first].page.rawValue) * Int64(Database.pageSize))
+            first = i
         }
         try file.sync()
     }
