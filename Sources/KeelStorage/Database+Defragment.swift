@@ -115,9 +115,7 @@ extension Database {
     private func bucketRoots(_ directory: PageID) -> [(name: [UInt8], root: PageID)] {
         leafPages(directory).flatMap { page -> [(name: [UInt8], root: PageID)] in
             let view = self.view(page)
-            return (0..<view.count).map { i in
-                ([UInt8](view.key(i)), PageID(UInt64(littleEndian: view.value(i).loadUnaligned(as: UInt64.self))))
-            }
+            return (0..<view.count).map { i in ([UInt8](view.key(i)), view.bucketRoot(i) ?? PageID(0)) }
         }
     }
 

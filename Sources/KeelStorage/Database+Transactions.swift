@@ -55,7 +55,7 @@ extension Database {
         for name in transaction.buckets.keys.sorted(by: { compareKeys($0, $1) < 0 }) {
             guard let node = transaction.buckets[name]!.node else { continue }
             let root = spillTree(node, txid: transaction.txid, writes: &writes)
-            transaction.directory.node = transaction.directory.node ?? directoryNode(transaction)
+            transaction.directory.node = transaction.directory.node ?? self.node(transaction.directory.page)
             setDirectoryEntry(transaction, name, root)
         }
         var root = meta.root
@@ -84,17 +84,17 @@ extension Database {
         endWrite(transaction, committed: true)
     }
 
-    private func directoryNode(_ transaction: WriteTransaction) -> Node {
-        transaction.directory.page.rawValue == 0 ? Node(leaf: true) : Node(view(transaction.directory.page), page: transaction.directory.page)
+    /// The node at `page` copied into memory for writing; page 0 (an empty tree) gives an
+    /// empty leaf.
+    func node(_ page: PageID) -> Node {
+        page.rawValue == 0 ? Node(leaf: true) : Node(view(page), page: page)
     }
 
     /// Points the directory entry `name` at `root`, through the transaction's directory tree.
     private func setDirectoryEntry(_ transaction: WriteTransaction, _ name: [UInt8], _ root: PageID) {
         var node = transaction.directory.node!
         while !node.isLeaf {
-            let index = node.childIndex(name)
-            if node.childNodes[index] == nil { node.childNodes[index] = Node(view(node.children[index]), page: node.children[index]) }
-            node = node.childNodes[index]!
+            node = materializedChild(node, node.childIndex(name))
         }
         let index = node.lowerBound(name)
         precondition(index < node.keys.count && compareKeys(node.keys[index], name) == 0, "a touched bucket without a directory entry")
@@ -149,9 +149,10 @@ extension Database {
         }
     }
 
-    private func materializedChild(_ node: Node, _ index: Int) -> Node {
+    /// Child `index` of a branch in memory, brought into memory too if it is not yet.
+    func materializedChild(_ node: Node, _ index: Int) -> Node {
         if let child = node.childNodes[index] { return child }
-        let child = Node(view(node.children[index]), page: node.children[index])
+        let child = self.node(node.children[index])
         node.childNodes[index] = child
         return child
     }

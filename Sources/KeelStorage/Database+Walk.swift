@@ -8,6 +8,12 @@ extension Database {
         walkTree(root, lower: nil, upper: nil, directory: true, reachable: &reachable, problems: &problems, checkKeys: checkKeys)
     }
 
+    /// Adds every page of the bucket tree at `root` (0: none) to `reachable`.
+    func walkBucket(_ root: PageID, reachable: inout Set<UInt64>, problems: inout [String]) {
+        guard root.rawValue != 0 else { return }
+        walkTree(root, lower: nil, upper: nil, directory: false, reachable: &reachable, problems: &problems, checkKeys: false)
+    }
+
     private func walkTree(_ page: PageID, lower: [UInt8]?, upper: [UInt8]?, directory: Bool,
                           reachable: inout Set<UInt64>, problems: inout [String], checkKeys: Bool) {
         guard page.rawValue >= 2, page.rawValue < freelistPageCount else {
@@ -35,11 +41,10 @@ extension Database {
         if view.isLeaf {
             guard directory else { return }
             for i in 0..<count {
-                guard view.flags(i) & PageLayout.bucketFlag != 0, view.value(i).count == 8 else {
+                guard let bucketRoot = view.bucketRoot(i) else {
                     problems.append("page \(page): directory entry \(i) is not a bucket")
                     continue
                 }
-                let bucketRoot = PageID(UInt64(littleEndian: view.value(i).loadUnaligned(as: UInt64.self)))
                 if bucketRoot.rawValue != 0 {
                     walkTree(bucketRoot, lower: nil, upper: nil, directory: false, reachable: &reachable, problems: &problems, checkKeys: checkKeys)
                 }

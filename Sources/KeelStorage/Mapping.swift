@@ -57,11 +57,4 @@ public struct Mapping: ~Copyable {
             throw .io(IOError(operation: "mmap", errno: .current, path: path, offset: Int64(start)))
         }
     }
-
-    /// The mapped bytes of `count` pages starting at `page`; valid as long as the mapping.
-    func bytes(page: PageID, count: Int = 1, pageSize: Int) -> UnsafeRawBufferPointer {
-        let offset = Int(page.rawValue) * pageSize
-        precondition(offset + count * pageSize <= mappedBytes, "page \(page) is beyond the mapped file")
-        return UnsafeRawBufferPointer(start: base + offset, count: count * pageSize)
-    }
 }

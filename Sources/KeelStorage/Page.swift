@@ -90,6 +90,14 @@ struct PageView {
     }
 
     func flags(_ i: Int) -> UInt32 { u32(element(i)) }
+
+    /// In a bucket directory's leaf: the root page of bucket `i` (0 when it is empty), or nil
+    /// when the entry is not a bucket.
+    func bucketRoot(_ i: Int) -> PageID? {
+        let value = self.value(i)
+        guard flags(i) & PageLayout.bucketFlag != 0, value.count == 8 else { return nil }
+        return PageID(UInt64(littleEndian: value.loadUnaligned(as: UInt64.self)))
+    }
     func child(_ i: Int) -> PageID { PageID(u64(element(i) + 8)) }
 
     /// The first element whose key is >= `key` (count when none is).

@@ -38,9 +38,7 @@ public final class ReadTransaction: @unchecked Sendable {
     func bucketRoot(_ name: [UInt8]) -> PageID? {
         live()
         if let last = lastBucket, last.name == name { return last.root }
-        guard let (view, index) = store.find(name, in: root) else { return nil }
-        guard view.flags(index) & PageLayout.bucketFlag != 0, view.value(index).count == 8 else { return nil }
-        let bucketRoot = PageID(UInt64(littleEndian: view.value(index).loadUnaligned(as: UInt64.self)))
+        guard let (view, index) = store.find(name, in: root), let bucketRoot = view.bucketRoot(index) else { return nil }
         lastBucket = (name, bucketRoot)
         return bucketRoot
     }

@@ -43,7 +43,7 @@ public final class WriteTransaction: @unchecked Sendable {
         // Everything the committed tree reaches is freed, whether or not it was touched here.
         var pages = Set<UInt64>()
         var problems: [String] = []
-        if root.rawValue != 0 { database.walkBucket(root, reachable: &pages, problems: &problems) }
+        database.walkBucket(root, reachable: &pages, problems: &problems)
         for page in pages.sorted() { database.freelist.release(PageID(page), count: 1, by: txid) }
         buckets[name] = nil
         _ = delete(&directory, name)
@@ -108,22 +108,15 @@ public final class WriteTransaction: @unchecked Sendable {
 
     private func rootNode(_ tree: inout TreeHandle) -> Node {
         if let node = tree.node { return node }
-        let node = tree.page.rawValue == 0 ? Node(leaf: true) : Node(database.view(tree.page), page: tree.page)
+        let node = database.node(tree.page)
         tree.node = node
         return node
-    }
-
-    private func child(_ node: Node, _ index: Int) -> Node {
-        if let child = node.childNodes[index] { return child }
-        let child = Node(database.view(node.children[index]), page: node.children[index])
-        node.childNodes[index] = child
-        return child
     }
 
     /// The leaf (copied into memory along the path) where `key` belongs.
     private func leaf(_ tree: inout TreeHandle, _ key: [UInt8]) -> Node {
         var node = rootNode(&tree)
-        while !node.isLeaf { node = child(node, node.childIndex(key)) }
+        while !node.isLeaf { node = database.materializedChild(node, node.childIndex(key)) }
         return node
     }
 
@@ -186,15 +179,5 @@ public final class WriteTransaction: @unchecked Sendable {
         try usable()
         closed = true
         try database.commit(self)
-    }
-}
-
-extension Database {
-    /// Adds every page of the bucket tree at `root` to `reachable`.
-    func walkBucket(_ root: PageID, reachable: inout Set<UInt64>, problems: inout [String]) {
-        let view = self.view(root)
-        for extra in 0...UInt64(view.overflow) { reachable.insert(root.rawValue + extra) }
-        guard !view.isLeaf else { return }
-        for i in 0..<view.count { walkBucket(view.child(i), reachable: &reachable, problems: &problems) }
     }
 }
