@@ -3,6 +3,7 @@ import PackageDescription
 
 // The module graph of DESIGN.md: dependencies point down only.
 //   CURing, CCRC32C, CFutex ─▶ KeelIO ─▶ KeelWAL, KeelStorage ─▶ keel-bench
+//   KeelRaft (depends on nothing: the pure Raft state machine)
 // keel-bench links the engines for its `wal` and `storage` subcommands (measured on this
 // machine), and LMDB (CLMDB) to compare the storage engine with it; nothing else does.
 
@@ -15,6 +16,7 @@ let package = Package(
         .library(name: "KeelIO", targets: ["KeelIO"]),
         .library(name: "KeelWAL", targets: ["KeelWAL"]),
         .library(name: "KeelStorage", targets: ["KeelStorage"]),
+        .library(name: "KeelRaft", targets: ["KeelRaft"]),
         .executable(name: "keel-bench", targets: ["KeelBench"]),
     ],
     dependencies: [
@@ -37,6 +39,7 @@ let package = Package(
         ),
         .target(name: "KeelWAL", dependencies: ["KeelIO"]),
         .target(name: "KeelStorage", dependencies: ["KeelIO"]),
+        .target(name: "KeelRaft"),
         .executableTarget(
             name: "KeelBench",
             dependencies: [
@@ -49,6 +52,7 @@ let package = Package(
         .testTarget(name: "KeelIOTests", dependencies: ["KeelIO", "KeelTestSupport"]),
         .testTarget(name: "KeelWALTests", dependencies: ["KeelWAL", "KeelIO", "KeelTestSupport"]),
         .testTarget(name: "KeelStorageTests", dependencies: ["KeelStorage", "KeelIO", "KeelTestSupport"]),
+        .testTarget(name: "KeelRaftTests", dependencies: ["KeelRaft"], exclude: ["testdata"]),
     ],
     swiftLanguageModes: [.v6]
 )
