@@ -23,6 +23,9 @@ public struct Progress: Hashable, Sendable {
     public internal(set) var recentActive = false
     /// In `probe`: an append is out, wait for its answer (or a heartbeat answer).
     public internal(set) var probeSent = false
+    /// The highest commit index sent to the follower; an empty append only to repeat it is
+    /// not worth a message.
+    public internal(set) var sentCommit: LogIndex = .zero
     public internal(set) var inflights: Inflights
     public internal(set) var isLearner: Bool
 

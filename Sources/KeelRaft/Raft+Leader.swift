@@ -103,11 +103,13 @@ extension Raft {
             break
         }
         if maybeCommit() {
+            // Every follower learns the new commit index from the broadcast at the next Ready.
             releasePendingReadIndexMessages()
-        }
-        if wasPaused || tracker[m.from]!.match < raftLog.lastIndex {
+        } else if wasPaused {
             sendAppend(to: m.from)
         }
+        // Pipelining: stream whatever else the follower lacks, within its window.
+        while maybeSendAppend(to: m.from, sendIfEmpty: false) {}
         if m.from == leadTransferee && tracker[m.from]!.match == raftLog.lastIndex {
             log("sent TimeoutNow to \(m.from) after received AppResp")
             sendTimeoutNow(to: m.from)

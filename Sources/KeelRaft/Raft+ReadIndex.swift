@@ -21,12 +21,13 @@ extension Raft {
 
     var committedEntryInCurrentTerm: Bool { raftLog.term(at: raftLog.committed) == term }
 
-    /// Stamps `m` with the commit index and sends a heartbeat round carrying its context; the
-    /// round's answers also confirm every earlier read still waiting.
+    /// Stamps `m` with the commit index and queues it for the next heartbeat round. Reads
+    /// arriving together share one round: it carries the newest read's context, and a quorum
+    /// of answers to it confirms every read queued before it too.
     private func startReadIndexRound(_ m: Message) {
         readOnly.add(index: raftLog.committed, request: m)
         _ = readOnly.ack(from: id, context: m.context)
-        broadcastHeartbeat(context: m.context)
+        readRoundContext = m.context
     }
 
     /// Starts the reads that waited for this term's first commit.

@@ -40,13 +40,24 @@ extension Raft {
     /// Sends the appends broadcasts waiting since the last Ready: new entries and the new
     /// commit index go out as one append per follower.
     func flushBroadcast() {
-        guard broadcastPending else { return }
-        broadcastPending = false
-        if role == .leader { broadcastAppend() }
+        if broadcastPending {
+            broadcastPending = false
+            if role == .leader { broadcastAppend() }
+        }
+        if let context = readRoundContext {
+            readRoundContext = nil
+            if role == .leader { broadcastHeartbeat(context: context) }
+        }
     }
 
+    /// Sends every follower its new entries, or an empty append carrying a commit index it
+    /// has not been sent yet.
     func broadcastAppend() {
-        for member in tracker.ids where member != id { sendAppend(to: member) }
+        for member in tracker.ids where member != id {
+            let pr = tracker[member]!
+            let upToDate = pr.state == .replicate && pr.next > raftLog.lastIndex && pr.sentCommit >= raftLog.committed
+            if !upToDate { sendAppend(to: member) }
+        }
     }
 
     /// Sends `to` what it lacks: at least an (empty, commit-carrying) append, then more while
@@ -71,6 +82,7 @@ extension Raft {
             type: .append, to: member, logTerm: previousTerm, index: previous, entries: entries,
             commit: raftLog.committed))
         tracker[member]!.sentAppend(entryCount: entries.count, bytes: bytes, last: entries.last?.index ?? previous)
+        tracker[member]!.sentCommit = max(tracker[member]!.sentCommit, raftLog.committed)
         return true
     }
 

@@ -41,6 +41,9 @@ final class Raft {
     /// This leader appended entries or advanced its commit since it last broadcast: proposals
     /// arriving together go out together in one append per follower when the Ready is built.
     var broadcastPending = false
+    /// The context of the newest read waiting for its heartbeat round, sent when the Ready is
+    /// built.
+    var readRoundContext: [UInt8]?
     var rng: SeededGenerator
 
     init(config: Config, storage: RaftStorage) {
@@ -124,6 +127,7 @@ final class Raft {
         // and retry, as with any lost request.
         readOnly = ReadOnlyQueue()
         pendingReadIndexMessages = []
+        readRoundContext = nil
     }
 
     func becomeFollower(term newTerm: Term, leader: NodeID) {

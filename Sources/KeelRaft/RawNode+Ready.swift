@@ -2,7 +2,7 @@ extension RawNode {
     /// Whether ``ready()`` has anything to hand out.
     public var hasReady: Bool {
         let r = raft
-        if r.broadcastPending && r.role == .leader { return true }
+        if (r.broadcastPending || r.readRoundContext != nil) && r.role == .leader { return true }
         if r.softState != previousSoftState { return true }
         if r.hardState != previousHardState { return true }
         if r.raftLog.unstable.snapshot != nil || !r.raftLog.unstable.entries.isEmpty { return true }

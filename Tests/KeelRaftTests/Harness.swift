@@ -23,7 +23,10 @@ final class Cluster {
 
     init(seed: UInt64 = 1) { self.seed = seed }
 
-    func emit(_ line: String) { output.append(line) }
+    /// Output that `log-level none` silences (logs, Readies, messages).
+    func emit(_ line: String) { if logEnabled { output.append(line) } }
+    /// Output always shown (answers to inspection commands and refusals).
+    func show(_ line: String) { output.append(line) }
 
     /// Adds a node whose storage starts at `snapshot` (empty: a brand new log).
     func addNode(_ id: NodeID, snapshot: Snapshot, configure: (inout Config) -> Void = { _ in }) {
@@ -34,7 +37,7 @@ final class Cluster {
         config.heartbeatIntervalTicks = 1
         config.randomSeed = seed
         config.applied = snapshot.metadata.index
-        config.log = { [unowned self] line in if self.logEnabled { self.emit(line) } }
+        config.log = { [unowned self] line in self.emit(line) }
         configure(&config)
         members[id] = Member(node: RawNode(config: config, storage: storage), storage: storage, confState: snapshot.metadata.confState)
     }
@@ -79,7 +82,7 @@ final class Cluster {
         inbox[id] = []
         for m in queued {
             if printing { emit(Format.message(m)) }
-            if case .failure(let refusal) = members[id]!.node.step(m) { emit("  refused: \(refusal)") }
+            if case .failure(let refusal) = members[id]!.node.step(m) { show("  refused: \(refusal)") }
         }
         return queued.count
     }
