@@ -3,7 +3,7 @@ import PackageDescription
 
 // The module graph of DESIGN.md: dependencies point down only.
 //   CURing, CCRC32C, CFutex ─▶ KeelIO ─▶ KeelWAL, KeelStorage ─▶ keel-bench
-//   KeelRaft (depends on nothing: the pure Raft state machine)
+//   KeelRaft (depends on nothing: the pure Raft state machine) ─▶ KeelRaftSimulation ─▶ keel-raft-sim
 // keel-bench links the engines for its `wal` and `storage` subcommands (measured on this
 // machine), and LMDB (CLMDB) to compare the storage engine with it; nothing else does.
 
@@ -17,6 +17,8 @@ let package = Package(
         .library(name: "KeelWAL", targets: ["KeelWAL"]),
         .library(name: "KeelStorage", targets: ["KeelStorage"]),
         .library(name: "KeelRaft", targets: ["KeelRaft"]),
+        .library(name: "KeelRaftSimulation", targets: ["KeelRaftSimulation"]),
+        .executable(name: "keel-raft-sim", targets: ["KeelRaftSimRunner"]),
         .executable(name: "keel-bench", targets: ["KeelBench"]),
     ],
     dependencies: [
@@ -40,6 +42,11 @@ let package = Package(
         .target(name: "KeelWAL", dependencies: ["KeelIO"]),
         .target(name: "KeelStorage", dependencies: ["KeelIO"]),
         .target(name: "KeelRaft"),
+        .target(name: "KeelRaftSimulation", dependencies: ["KeelRaft"]),
+        .executableTarget(
+            name: "KeelRaftSimRunner",
+            dependencies: ["KeelRaftSimulation", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         .executableTarget(
             name: "KeelBench",
             dependencies: [
@@ -53,6 +60,7 @@ let package = Package(
         .testTarget(name: "KeelWALTests", dependencies: ["KeelWAL", "KeelIO", "KeelTestSupport"]),
         .testTarget(name: "KeelStorageTests", dependencies: ["KeelStorage", "KeelIO", "KeelTestSupport"]),
         .testTarget(name: "KeelRaftTests", dependencies: ["KeelRaft"], exclude: ["testdata"]),
+        .testTarget(name: "KeelRaftSimulationTests", dependencies: ["KeelRaftSimulation", "KeelRaft"]),
     ],
     swiftLanguageModes: [.v6]
 )
