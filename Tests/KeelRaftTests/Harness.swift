@@ -7,6 +7,7 @@ final class Cluster {
         var node: RawNode
         var storage: MemoryStorage
         var applied: [Entry] = []
+        var appliedIndex: LogIndex = .zero
         var confState: ConfState
     }
 
@@ -20,11 +21,15 @@ final class Cluster {
     var output: [String] = []
     var logEnabled = true
     var seed: UInt64
+    /// Every committed entry any node applied, by index: no two nodes may apply different
+    /// entries at one index (state machine safety).
+    var appliedAt: [LogIndex: Entry] = [:]
+    var violations: [String] = []
 
     init(seed: UInt64 = 1) { self.seed = seed }
 
     /// Output that `log-level none` silences (logs, Readies, messages).
-    func emit(_ line: String) { if logEnabled { output.append(line) } }
+    func emit(_ line: @autoclosure () -> String) { if logEnabled { output.append(line()) } }
     /// Output always shown (answers to inspection commands and refusals).
     func show(_ line: String) { output.append(line) }
 
@@ -56,12 +61,21 @@ final class Cluster {
         if let snapshot = rd.snapshot {
             storage.apply(snapshot: snapshot)
             members[id]!.confState = snapshot.metadata.confState
+            members[id]!.appliedIndex = snapshot.metadata.index
         }
         storage.append(rd.entries)
         if let hard = rd.hardState { storage.setHardState(hard) }
         for m in rd.allMessages { send(m) }
         for entry in rd.committedEntries {
             members[id]!.applied.append(entry)
+            if entry.index != members[id]!.appliedIndex.next {
+                violations.append("\(id) applied \(entry.index) after \(members[id]!.appliedIndex)")
+            }
+            members[id]!.appliedIndex = entry.index
+            if let earlier = appliedAt[entry.index], earlier != entry {
+                violations.append("\(id) applied \(entry) where another node applied \(earlier)")
+            }
+            appliedAt[entry.index] = entry
             if entry.kind == .confChange, let change = ConfChange(decoding: entry.data) {
                 members[id]!.confState = node.applyConfChange(change)
             }
@@ -71,8 +85,22 @@ final class Cluster {
     }
 
     func send(_ m: Message) {
-        if cutLinks.contains([m.from, m.to]) || members[m.to] == nil { return }
+        if cutLinks.contains([m.from, m.to]) || members[m.to] == nil {
+            lost(m)
+            return
+        }
         inbox[m.to, default: []].append(m)
+    }
+
+    /// A transport tells the leader when a snapshot did not arrive, so it stops waiting.
+    func lost(_ m: Message) {
+        if m.type == .snapshot { members[m.from]?.node.reportSnapshot(m.to, status: .failed) }
+    }
+
+    /// A transport tells the leader when a snapshot was delivered, so it resumes replication
+    /// even if the follower's answer is lost.
+    func delivered(_ m: Message) {
+        if m.type == .snapshot { members[m.from]?.node.reportSnapshot(m.to, status: .finished) }
     }
 
     /// Steps every queued message into `id`; returns how many there were.
@@ -83,6 +111,7 @@ final class Cluster {
         for m in queued {
             if printing { emit(Format.message(m)) }
             if case .failure(let refusal) = members[id]!.node.step(m) { show("  refused: \(refusal)") }
+            delivered(m)
         }
         return queued.count
     }
@@ -169,4 +198,8 @@ enum Format {
         for r in rd.readStates { lines.append("  ReadState: Index:\(r.index) Context:\(String(decoding: r.context, as: UTF8.self))") }
         return lines.joined(separator: "\n")
     }
+}
+
+extension LogIndex: ExpressibleByIntegerLiteral {
+    public init(integerLiteral value: UInt64) { self.init(value) }
 }
