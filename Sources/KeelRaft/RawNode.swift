@@ -88,7 +88,9 @@ public final class RawNode {
     /// How sending a snapshot ended.
     public enum SnapshotStatus: Sendable { case finished, failed }
 
-    /// Tells the leader whether the snapshot it asked to send to `member` arrived.
+    /// Tells the leader whether the snapshot it asked to send to `member` arrived. The
+    /// transport must call this for every snapshot message: the leader sends nothing else to
+    /// that member until told (or until the member's answer arrives).
     public func reportSnapshot(_ member: NodeID, status: SnapshotStatus) {
         _ = raft.step(Message(type: .snapshotStatus, from: member, reject: status == .failed))
     }
