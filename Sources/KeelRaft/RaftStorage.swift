@@ -27,6 +27,10 @@ public protocol RaftStorage: AnyObject {
     var firstIndex: LogIndex { get }
     /// The last index held; `firstIndex - 1` when no entry is held.
     var lastIndex: LogIndex { get }
-    /// The newest snapshot.
+    /// The newest snapshot. A leader sends it to members whose entries were compacted away,
+    /// so it must name every current member: a member added after it ignores a snapshot that
+    /// does not include it. Return a snapshot of the current applied state (or
+    /// `snapshotTemporarilyUnavailable` while making one) when the stored one is older than
+    /// the last applied conf change.
     func snapshot() -> Result<Snapshot, StorageRefusal>
 }

@@ -28,7 +28,10 @@ extension RawNode {
             messages: r.messages,
             messagesAfterPersist: r.messagesAfterPersist,
             readStates: r.readStates,
-            mustSync: !entries.isEmpty || hard.term != previousHardState.term || hard.vote != previousHardState.vote)
+            // A snapshot moves the log start past the stored commit index: the two must be
+            // durable together or a restart finds a commit index before its log.
+            mustSync: !entries.isEmpty || r.raftLog.unstable.snapshot != nil || hard.term != previousHardState.term
+                || hard.vote != previousHardState.vote)
         r.messages = []
         r.messagesAfterPersist = []
         r.readStates = []

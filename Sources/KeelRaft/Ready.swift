@@ -25,8 +25,8 @@ public struct Ready: Sendable {
     public var messagesAfterPersist: [Message]
     /// Answers to read-index requests.
     public var readStates: [ReadState]
-    /// Whether the writes need an fsync: a new term, vote or entries. A commit index alone
-    /// does not (it can be recovered from a quorum).
+    /// Whether the writes need an fsync: a new term, vote, entries or a snapshot. A commit
+    /// index alone does not (it can be recovered from a quorum).
     public var mustSync: Bool
 
     /// Whether the Ready asks for nothing.
