@@ -4,7 +4,7 @@ import PackageDescription
 // The module graph of DESIGN.md: dependencies point down only.
 //   CURing, CCRC32C, CFutex ─▶ KeelIO ─▶ KeelWAL, KeelStorage ─▶ keel-bench
 //   KeelRaft (depends on nothing: the pure Raft state machine) ─▶ KeelRaftSimulation ─▶ keel-raft-sim
-// keel-bench links the engines for its `wal` and `storage` subcommands (measured on this
+// keel-bench links the engines for its `wal`, `storage` and `raft` subcommands (measured on this
 // machine), and LMDB (CLMDB) to compare the storage engine with it; nothing else does.
 
 let jemalloc: Target.Dependency = "CJemalloc"
@@ -50,7 +50,7 @@ let package = Package(
         .executableTarget(
             name: "KeelBench",
             dependencies: [
-                "KeelIO", "KeelWAL", "KeelStorage", "CLMDB", jemalloc,
+                "KeelIO", "KeelWAL", "KeelStorage", "KeelRaft", "CLMDB", jemalloc,
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
