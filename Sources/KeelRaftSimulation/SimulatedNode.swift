@@ -8,6 +8,12 @@ struct SimulatedNode {
     var disk: SimulatedDisk
     var raw: RawNode?
     var storage: MemoryStorage?
+    /// A Ready whose writes are on the (slow) disk, and when they complete.
+    struct Write {
+        let ready: Ready
+        let dueMicrotick: UInt64
+    }
+    var writing: Write?
     /// Bumped at every restart: answers (snapshot reports) for an older incarnation are dropped.
     var incarnation = 0
     /// The tick at which a crashed node comes back.

@@ -1,27 +1,54 @@
 import KeelRaft
 
 extension Simulation {
-    /// Handles every Ready `slot` has, the way a Keel node's raft loop would with a synchronous
-    /// disk: persist (snapshot, entries, hard state; synced when `mustSync`), send, apply,
-    /// answer reads, advance. The checker sees each part as it happens.
+    /// Takes every Ready `slot` has, the way a Keel node's raft loop would.
+    ///
+    /// With a synchronous disk (`diskLatencyMaxMicroticks` 0) each Ready is handled at once:
+    /// persist (snapshot, entries, hard state; synced when `mustSync`), send, apply, answer
+    /// reads, advance. With a slow disk, `messages` leave at once (the Ready contract lets
+    /// them overlap the write) and the rest waits until the write completes some microticks
+    /// later; meanwhile the node keeps stepping what arrives, and a crash loses the write.
+    /// The checker sees each part when it happens.
     mutating func drainReady(_ slot: Int) throws(SimulationFailure) {
         var rounds = 0
-        while let raw = nodes[slot].raw, raw.hasReady {
+        while nodes[slot].writing == nil, let raw = nodes[slot].raw, raw.hasReady {
             rounds += 1
             precondition(rounds <= 10_000, "node \(slot) keeps producing Readys")
-            let ready = nodes[slot].raw!.ready()
-            try persist(ready, slot)
-            // The disk is synchronous: both message lists go out after the writes are durable.
-            for message in ready.messages { send(message, from: slot) }
-            for message in ready.messagesAfterPersist { send(message, from: slot) }
-            try apply(ready.committedEntries, slot)
-            for read in ready.readStates { try answer(read, slot) }
-            nodes[slot].raw!.advance(ready)
+            let ready = raw.ready()
+            if let softState = ready.softState { nodes[slot].role = softState.role }
+            if options.diskLatencyMaxMicroticks == 0 {
+                try complete(ready, slot, messagesSent: false)
+            } else {
+                for message in ready.messages { send(message, from: slot) }
+                let due = now + 1 + random.below(options.diskLatencyMaxMicroticks)
+                nodes[slot].writing = SimulatedNode.Write(ready: ready, dueMicrotick: due)
+            }
         }
     }
 
+    /// Completes the writes that are due: persist, then the rest of their Ready.
+    mutating func completeDueWrites() throws(SimulationFailure) {
+        for slot in nodes.indices {
+            guard let write = nodes[slot].writing, write.dueMicrotick <= now else { continue }
+            step += 1
+            nodes[slot].writing = nil
+            try complete(write.ready, slot, messagesSent: true)
+            try drainReady(slot)
+        }
+    }
+
+    private mutating func complete(_ ready: Ready, _ slot: Int, messagesSent: Bool) throws(SimulationFailure) {
+        try persist(ready, slot)
+        if !messagesSent {
+            for message in ready.messages { send(message, from: slot) }
+        }
+        for message in ready.messagesAfterPersist { send(message, from: slot) }
+        try apply(ready.committedEntries, slot)
+        for read in ready.readStates { try answer(read, slot) }
+        nodes[slot].raw!.advance(ready)
+    }
+
     private mutating func persist(_ ready: Ready, _ slot: Int) throws(SimulationFailure) {
-        if let softState = ready.softState { nodes[slot].role = softState.role }
         if let snapshot = ready.snapshot, !snapshot.isEmpty { try install(snapshot, slot) }
 
         var entries = ready.entries
@@ -192,6 +219,7 @@ extension Simulation {
         nodes[slot].disk.crash(keepingPending: keep)
         nodes[slot].raw = nil
         nodes[slot].storage = nil
+        nodes[slot].writing = nil
         nodes[slot].role = .follower
         nodes[slot].restartTick = currentTick + downTicks
         result.crashes += 1

@@ -118,6 +118,7 @@ public struct Simulation {
     /// One microtick: every message due is delivered, nodes whose turn it is tick, and at the
     /// start of a tick the fault schedule and the client act.
     private mutating func advanceOneMicrotick() throws(SimulationFailure) {
+        try completeDueWrites()
         while let (envelope, arrives) = network.popDue(now: now) {
             step += 1
             try deliver(envelope, arrives: arrives)
@@ -178,6 +179,10 @@ public struct Simulation {
     mutating func send(_ message: Message, from slot: Int) {
         var message = message
         if message.type == .snapshot { message.snapshot = freshSnapshot(from: slot, replacing: message.snapshot) }
+        if options.sabotage == .corruptAppendedEntries && message.type == .append,
+           let last = message.entries.indices.last, !message.entries[last].data.isEmpty, random.chance(ppm: 50_000) {
+            message.entries[last].data[0] ^= 0xFF
+        }
         let to = SimulatedNode.slot(of: message.to)
         precondition(to >= 0 && to < nodes.count && to != slot, "node \(slot) sent to \(message.to)")
         let envelope = Envelope(message: message, senderIncarnation: nodes[slot].incarnation)

@@ -31,6 +31,10 @@ public struct SimulationOptions: Sendable, CustomStringConvertible {
     /// Per tick per node: chance to crash, parts per million; and how long a node stays down.
     public var crashPPM: UInt32
     public var downTicks: ClosedRange<Int>
+    /// How long a node's write of one Ready takes, at most, in microticks; 0 is a synchronous
+    /// disk. While a write is under way the Ready's `messages` are already out and the node
+    /// keeps stepping what arrives.
+    public var diskLatencyMaxMicroticks: UInt64
     /// A crash keeps a random prefix of unsynced writes; this is the chance it keeps none.
     public var loseAllUnsyncedPPM: UInt32
 
@@ -42,6 +46,17 @@ public struct SimulationOptions: Sendable, CustomStringConvertible {
     public var compactPPM: UInt32
     /// Entries a node keeps before it may compact them into a snapshot.
     public var compactAfterEntries: Int
+
+    /// A deliberate bug in the simulated environment, for tests that prove the checker catches
+    /// what it must: never set outside such tests.
+    public enum Sabotage: Sendable, Equatable {
+        case none
+        /// The network flips a byte of the last entry of some append messages, so a follower
+        /// persists an entry that differs from its leader's at the same index and term.
+        case corruptAppendedEntries
+    }
+
+    public var sabotage = Sabotage.none
 
     /// Draws a run's options from `seed`.
     public init(seed: UInt64, nodeCount: Int, safetyTicks: Int = 400, livenessTicksMax: Int = 400) {
@@ -68,6 +83,7 @@ public struct SimulationOptions: Sendable, CustomStringConvertible {
         readPPM = random.pick([0, 50_000, 300_000])
         compactPPM = random.pick([0, 20_000, 100_000])
         compactAfterEntries = random.pick([1, 4, 16])
+        diskLatencyMaxMicroticks = random.pick([0, 0, 4, 16])
     }
 
     public var description: String {
@@ -75,6 +91,7 @@ public struct SimulationOptions: Sendable, CustomStringConvertible {
             + "partition=\(partitionPPM / 10_000)% asym=\(asymmetricPPM / 10_000)% loss≤\(lossPPMMax / 10_000)% "
             + "dup≤\(duplicationPPMMax / 10_000)% straggle≤\(stragglePPMMax / 10_000)% delay≤\(delayMaxMicroticks)µt "
             + "crash=\(crashPPM)ppm/tick down=\(downTicks) propose=\(proposePPM / 10_000)% conf=\(confChangePPM)ppm "
-            + "transfer=\(transferPPM)ppm read=\(readPPM / 10_000)% compact=\(compactPPM / 10_000)%/\(compactAfterEntries)"
+            + "transfer=\(transferPPM)ppm read=\(readPPM / 10_000)% compact=\(compactPPM / 10_000)%/\(compactAfterEntries) "
+            + "disk≤\(diskLatencyMaxMicroticks)µt"
     }
 }

@@ -60,3 +60,25 @@ func aSeedReplaysExactly(seed: UInt64, nodeCount: Int) {
     #expect(first.1 > 100, "a run this long traces more than \(first.1) lines")
     #expect(first == second)
 }
+
+/// The whole pipeline can fail: with a network that corrupts appended entries, runs must stop
+/// with a log matching (or state machine) violation that names the seed and step.
+@Test func aCorruptingNetworkIsCaught() {
+    var caught = 0
+    for seed in UInt64(1)...20 {
+        var options = SimulationOptions(seed: seed, nodeCount: 3, safetyTicks: 150, livenessTicksMax: 400)
+        options.sabotage = .corruptAppendedEntries
+        var simulation = Simulation(options: options)
+        let result = simulation.run()
+        guard let failure = result.failure else { continue }
+        caught += 1
+        #expect(failure.seed == seed && failure.step > 0)
+        switch failure.kind {
+        case .safety(let violation):
+            #expect([.logMatching, .stateMachineSafety].contains(violation.property), "\(failure)")
+        default:
+            Issue.record("expected a safety violation, got \(failure)")
+        }
+    }
+    #expect(caught >= 15, "only \(caught) of 20 sabotaged runs were caught")
+}
