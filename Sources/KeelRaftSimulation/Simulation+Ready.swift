@@ -155,7 +155,10 @@ extension Simulation {
         }
         let confState = nodes[slot].raw!.applyConfChange(change)
         nodes[slot].confState = confState
-        if slot == 0 || nodes[slot].role == .leader { result.confChangesApplied += 1 }
+        if entry.index > highestConfChangeIndex {
+            highestConfChangeIndex = entry.index
+            result.confChangesApplied += 1
+        }
         traceLine("  node \(slot) applies \(change) at \(entry.index): \(confState)")
     }
 

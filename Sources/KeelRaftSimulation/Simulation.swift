@@ -3,8 +3,9 @@ import KeelRaft
 /// A deterministic simulation of a 3- or 5-node KeelRaft cluster in one thread, driven by one
 /// seed (TigerBeetle's VOPR and FoundationDB's simulator are the models).
 ///
-/// Time is counted in microticks; a node ticks every `microticksPerTick` of them, each node
-/// at its own offset, and messages take a few microticks, so deliveries and ticks interleave
+/// Time is counted in microticks; a node ticks every `microticksPerTick` of them (or, with a
+/// skewed clock, a little more or less often), each node at its own offset, and messages
+/// take a few microticks, so deliveries and ticks interleave
 /// finely. The run has two phases:
 /// 1. safety: for `safetyTicks` ticks, a schedule drawn from the seed changes the network
 ///    (loss, duplication, delay, stragglers, symmetric and asymmetric partitions), crashes
@@ -37,6 +38,8 @@ public struct Simulation {
     var markerIDs: Set<UInt64> = []
     var markerIndex: LogIndex?
     var lastMarkerTick = -1_000_000
+    /// The highest log index of a conf change any node applied (to count each change once).
+    var highestConfChangeIndex = LogIndex.zero
 
     /// A message on the simulated wire, with the incarnation of its sender (for snapshot
     /// reports, which must reach only the incarnation that sent the snapshot).
@@ -128,7 +131,7 @@ public struct Simulation {
             if !inLivenessPhase { try faultsForTick() }
             try clientForTick()
         }
-        for slot in 0..<nodes.count where UInt64(slot) % options.microticksPerTick == phaseOfTick && nodes[slot].isUp {
+        for slot in 0..<nodes.count where (now + UInt64(slot)) % options.tickPeriodsMicroticks[slot] == 0 && nodes[slot].isUp {
             step += 1
             nodes[slot].raw!.tick()
             try drainReady(slot)

@@ -35,6 +35,9 @@ public struct SimulationOptions: Sendable, CustomStringConvertible {
     /// disk. While a write is under way the Ready's `messages` are already out and the node
     /// keeps stepping what arrives.
     public var diskLatencyMaxMicroticks: UInt64
+    /// Each node's clock: it ticks every this many microticks (`microticksPerTick` when its
+    /// clock is true, a little faster or slower when skewed), so timeouts drift apart.
+    public var tickPeriodsMicroticks: [UInt64]
     /// A crash keeps a random prefix of unsynced writes; this is the chance it keeps none.
     public var loseAllUnsyncedPPM: UInt32
 
@@ -78,12 +81,14 @@ public struct SimulationOptions: Sendable, CustomStringConvertible {
         downTicks = random.pick([1...5, 5...30, 20...80])
         loseAllUnsyncedPPM = random.pick([0, 500_000, 1_000_000])
         proposePPM = random.pick([100_000, 400_000, 900_000])
-        confChangePPM = random.pick([0, 5_000, 30_000])
+        confChangePPM = random.pick([0, 20_000, 80_000])
         transferPPM = random.pick([0, 5_000, 20_000])
         readPPM = random.pick([0, 50_000, 300_000])
         compactPPM = random.pick([0, 20_000, 100_000])
         compactAfterEntries = random.pick([1, 4, 16])
         diskLatencyMaxMicroticks = random.pick([0, 0, 4, 16])
+        let skewed = random.chance(ppm: 500_000)
+        tickPeriodsMicroticks = (0..<nodeCount).map { _ in skewed ? UInt64(random.uniform(6...10)) : 8 }
     }
 
     public var description: String {
@@ -92,6 +97,6 @@ public struct SimulationOptions: Sendable, CustomStringConvertible {
             + "dup≤\(duplicationPPMMax / 10_000)% straggle≤\(stragglePPMMax / 10_000)% delay≤\(delayMaxMicroticks)µt "
             + "crash=\(crashPPM)ppm/tick down=\(downTicks) propose=\(proposePPM / 10_000)% conf=\(confChangePPM)ppm "
             + "transfer=\(transferPPM)ppm read=\(readPPM / 10_000)% compact=\(compactPPM / 10_000)%/\(compactAfterEntries) "
-            + "disk≤\(diskLatencyMaxMicroticks)µt"
+            + "disk≤\(diskLatencyMaxMicroticks)µt clocks=\(tickPeriodsMicroticks.map(String.init).joined(separator: "/"))µt"
     }
 }
