@@ -33,6 +33,12 @@ struct KeelRaftSim: ParsableCommand {
     @Option(help: "Ticks the liveness phase may take.")
     var livenessTicks: Int = 400
 
+    @Flag(help: "Do not sync a Ready that installs a snapshot unless raft says mustSync (to reproduce what that does).")
+    var noSnapshotSync = false
+
+    @Flag(help: "Send the leader's stored snapshot, not one of its applied state (to reproduce what that does).")
+    var storedSnapshots = false
+
     @Flag(name: .shortAndLong, help: "Print every step of the run (one seed only).")
     var verbose = false
 
@@ -53,11 +59,15 @@ struct KeelRaftSim: ParsableCommand {
     func nodeCount(for seed: UInt64) -> Int { nodes ?? (seed % 2 == 0 ? 3 : 5) }
 
     func options(for seed: UInt64) -> SimulationOptions {
-        SimulationOptions(seed: seed, nodeCount: nodeCount(for: seed), safetyTicks: ticks, livenessTicksMax: livenessTicks)
+        var options = SimulationOptions(seed: seed, nodeCount: nodeCount(for: seed), safetyTicks: ticks, livenessTicksMax: livenessTicks)
+        options.syncsReadysWithSnapshots = !noSnapshotSync
+        options.sendsSnapshotsOfAppliedState = !storedSnapshots
+        return options
     }
 
     func replayCommand(_ seed: UInt64) -> String {
-        "keel-raft-sim --seed \(seed) --nodes \(nodeCount(for: seed)) --ticks \(ticks) --liveness-ticks \(livenessTicks) --verbose"
+        "keel-raft-sim --seed \(seed) --nodes \(nodeCount(for: seed)) --ticks \(ticks) --liveness-ticks \(livenessTicks)"
+            + (noSnapshotSync ? " --no-snapshot-sync" : "") + (storedSnapshots ? " --stored-snapshots" : "") + " --verbose"
     }
 
     func run() throws {

@@ -73,7 +73,7 @@ extension Simulation {
         // commit index at least the snapshot's, and a crash that kept the (synced) snapshot but
         // lost that hard state would restart with a commit index below the snapshot, which
         // raft refuses. etcd's server does the same (it syncs the WAL after saving a snapshot).
-        let installsSnapshot = ready.snapshot.map { !$0.isEmpty } ?? false
+        let installsSnapshot = options.syncsReadysWithSnapshots && (ready.snapshot.map { !$0.isEmpty } ?? false)
         nodes[slot].disk.write(entries: entries, hardState: ready.hardState, sync: ready.mustSync || installsSnapshot)
         nodes[slot].storage!.append(entries)
         if let state = ready.hardState {

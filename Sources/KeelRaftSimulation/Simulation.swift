@@ -165,7 +165,7 @@ public struct Simulation {
     /// it was taken), which would refuse it forever; the applied state's membership has it.
     private func freshSnapshot(from slot: Int, replacing stored: Snapshot?) -> Snapshot? {
         let node = nodes[slot]
-        guard let stored, node.appliedIndex > stored.metadata.index,
+        guard options.sendsSnapshotsOfAppliedState, let stored, node.appliedIndex > stored.metadata.index,
               case .success(let term) = node.storage!.term(at: node.appliedIndex) else { return stored }
         return Snapshot(metadata: SnapshotMetadata(index: node.appliedIndex, term: term, confState: node.confState),
                         data: SimulatedNode.snapshotData(index: node.appliedIndex, state: node.state))

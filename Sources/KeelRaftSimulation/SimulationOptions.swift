@@ -61,6 +61,14 @@ public struct SimulationOptions: Sendable, CustomStringConvertible {
 
     public var sabotage = Sabotage.none
 
+    /// What the simulated node does beyond the letter of the Ready contract, as etcd's server
+    /// does (see `Simulation+Ready.swift` and `Simulation.freshSnapshot`). Turned off only to
+    /// reproduce what happens without: a crash after an unsynced snapshot Ready leaves a
+    /// node that cannot restart, and a member added after the last stored snapshot never
+    /// catches up.
+    public var syncsReadysWithSnapshots = true
+    public var sendsSnapshotsOfAppliedState = true
+
     /// Draws a run's options from `seed`.
     public init(seed: UInt64, nodeCount: Int, safetyTicks: Int = 400, livenessTicksMax: Int = 400) {
         precondition(nodeCount == 3 || nodeCount == 5, "the simulator runs 3- or 5-node clusters")
