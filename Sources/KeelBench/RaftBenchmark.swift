@@ -27,6 +27,9 @@ struct RaftPhase: Sendable {
 struct RaftBenchmark {
     let seconds: Double
     let entryBytes: Int
+    /// One propose(batch:) of every missing entry per round (the raft loop's way), or one
+    /// propose() per entry.
+    let batchesProposals: Bool
     let progress: ProgressLine
     /// Time to run before measuring, so allocations and caches settle.
     static let warmUpSeconds = 0.3
@@ -44,11 +47,16 @@ struct RaftBenchmark {
             var rounds: UInt64 = 0
             while true {
                 let room = UInt64(inFlight) - (proposed - cluster.leaderApplied)
-                if room > 0 {
+                if room > 0 && batchesProposals {
                     if cluster.propose(batch: Array(repeating: payload, count: Int(room))) {
                         proposed += room
                     } else {
                         refused += room
+                    }
+                } else if room > 0 {
+                    for _ in 0..<room {
+                        guard cluster.propose(batch: CollectionOfOne(payload)) else { refused += 1; break }
+                        proposed += 1
                     }
                 }
                 cluster.pump()

@@ -63,6 +63,12 @@ final class RaftCluster {
         return true
     }
 
+    /// Proposes one entry with its own propose() call; false when raft refused it.
+    func propose(batch one: CollectionOfOne<[UInt8]>) -> Bool {
+        if case .failure = nodes[0].propose(one.first!) { return false }
+        return true
+    }
+
     /// One round: every node's Ready is handled (persisted into its MemoryStorage, messages
     /// queued, committed entries applied), then every queued message is delivered.
     /// Returns whether anything happened.

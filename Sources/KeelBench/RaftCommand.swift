@@ -27,6 +27,9 @@ struct RaftCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Comma-separated numbers of proposals in flight.", valueName: "n,n,..."))
     var inFlight = CommaList<Int>([1, 64, 1024])
 
+    @Flag(help: "Propose each entry with its own propose() call instead of one propose(batch:) per round.")
+    var oneEntryPerProposal = false
+
     @Flag(help: "Print one JSON object instead of the table.")
     var json = false
 
@@ -40,8 +43,10 @@ struct RaftCommand: ParsableCommand {
 
     func run() throws {
         let progress = ProgressLine()
-        var report = RaftReport(host: HostReport.current(), seconds: seconds, entryBytes: entryBytes)
-        let benchmark = RaftBenchmark(seconds: seconds, entryBytes: entryBytes, progress: progress)
+        var report = RaftReport(host: HostReport.current(), seconds: seconds, entryBytes: entryBytes,
+                                batchesProposals: !oneEntryPerProposal)
+        let benchmark = RaftBenchmark(seconds: seconds, entryBytes: entryBytes, batchesProposals: !oneEntryPerProposal,
+                                      progress: progress)
         report.loadAverageBefore = BenchSystem.loadAverage()
         for window in inFlight.values {
             do throws(BenchFailure) {

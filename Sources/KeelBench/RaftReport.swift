@@ -3,6 +3,7 @@ struct RaftReport {
     let host: HostReport
     let seconds: Double
     let entryBytes: Int
+    let batchesProposals: Bool
     var phases: [RaftPhase] = []
     var failures: [String] = []
     var loadAverageBefore: Double?
@@ -14,7 +15,10 @@ struct RaftReport {
         [
             "3 RawNodes on one thread over MemoryStorage with an instant in-process network: raft's own cost, no disk, no sockets",
             "an entry counts when the leader hands it out as committed; CPU is getrusage user + system of the whole process over the timed run",
-            "before each round the client proposes every missing entry as one batch (propose(batch:)), as the node's raft loop drains waiting requests; every entry shares one \(entryBytes)-byte payload buffer, so client-side allocation is not measured",
+            batchesProposals
+                ? "before each round the client proposes every missing entry as one batch (propose(batch:)), as the node's raft loop drains waiting requests"
+                : "the client proposes each entry with its own propose() call (--one-entry-per-proposal)",
+            "every entry shares one \(entryBytes)-byte payload buffer, so client-side allocation is not measured",
             "target: \(Format.grouped(UInt64(Self.targetEntriesPerSecond))) entries/s at 1024 in flight",
         ]
     }
@@ -66,6 +70,7 @@ struct RaftReport {
                 ("onlineCPUs", .integer(Int64(BenchSystem.onlineCPUs))),
                 ("nodes", .integer(Int64(RaftCluster.nodeCount))),
                 ("entryBytes", .integer(Int64(entryBytes))),
+                ("batchesProposals", .bool(batchesProposals)),
                 ("secondsPerConfiguration", .number(seconds, decimals: 3)),
                 ("warmUpSeconds", .number(RaftBenchmark.warmUpSeconds, decimals: 3)),
                 ("targetEntriesPerSecond", .number(Self.targetEntriesPerSecond, decimals: 0)),

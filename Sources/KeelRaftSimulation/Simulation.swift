@@ -99,6 +99,12 @@ public struct Simulation {
         inLivenessPhase = true
         network.conditions = .healed
         network.partition = Partition(nodeCount: nodes.count)
+        if options.sabotage == .isolateEveryNodeAtHeal {
+            network.partition = Partition.symmetric(nodeCount: nodes.count, side: [0])
+            for a in 1..<nodes.count {
+                for b in 1..<nodes.count where a != b { network.partition.block(from: a, to: b) }
+            }
+        }
         log("heal: network healed, every node restarts")
         for slot in 0..<nodes.count where !nodes[slot].isUp {
             step += 1

@@ -57,6 +57,8 @@ public struct SimulationOptions: Sendable, CustomStringConvertible {
         /// The network flips a byte of the last entry of some append messages, so a follower
         /// persists an entry that differs from its leader's at the same index and term.
         case corruptAppendedEntries
+        /// The heal cuts every link instead of restoring them, so no proposal can commit.
+        case isolateEveryNodeAtHeal
     }
 
     public var sabotage = Sabotage.none

@@ -82,3 +82,18 @@ func aSeedReplaysExactly(seed: UInt64, nodeCount: Int) {
     }
     #expect(caught >= 15, "only \(caught) of 20 sabotaged runs were caught")
 }
+
+/// The liveness check can fail: when the heal cuts every link, no marker can commit and the
+/// run must end with a liveness failure at the bound.
+@Test(arguments: [(UInt64(1), 3), (UInt64(2), 5)])
+func aClusterThatNeverHealsFailsLiveness(seed: UInt64, nodeCount: Int) {
+    var options = SimulationOptions(seed: seed, nodeCount: nodeCount, safetyTicks: 100, livenessTicksMax: 100)
+    options.sabotage = .isolateEveryNodeAtHeal
+    var simulation = Simulation(options: options)
+    let result = simulation.run()
+    guard case .liveness? = result.failure?.kind else {
+        Issue.record("expected a liveness failure, got \(result.summary)")
+        return
+    }
+    #expect(result.ticks >= 200)
+}
