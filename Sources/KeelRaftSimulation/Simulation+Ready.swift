@@ -239,7 +239,8 @@ extension Simulation {
     }
 
     func failure(_ kind: SimulationFailure.Kind) -> SimulationFailure {
-        SimulationFailure(kind: kind, seed: options.seed, nodeCount: options.nodeCount, step: step, microtick: now)
+        SimulationFailure(kind: kind, seed: options.seed, nodeCount: options.nodeCount, step: step, microtick: now,
+                          microticksPerTick: options.microticksPerTick)
     }
 
     /// A proposal's or read's id: the first 8 bytes, little-endian.

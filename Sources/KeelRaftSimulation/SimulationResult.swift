@@ -17,6 +17,7 @@ public struct SimulationFailure: Error, Sendable, CustomStringConvertible {
     /// restart is one step), and the simulated time then.
     public let step: UInt64
     public let microtick: UInt64
+    public let microticksPerTick: UInt64
 
     public var description: String {
         let what: String
@@ -25,7 +26,7 @@ public struct SimulationFailure: Error, Sendable, CustomStringConvertible {
         case .liveness(let detail): what = "liveness: \(detail)"
         case .contract(let detail): what = "contract: \(detail)"
         }
-        return "seed \(seed) (\(nodeCount) nodes) failed at step \(step), tick \(microtick / 8).\(microtick % 8): \(what)"
+        return "seed \(seed) (\(nodeCount) nodes) failed at step \(step), tick \(microtick / microticksPerTick).\(microtick % microticksPerTick): \(what)"
     }
 }
 
