@@ -98,7 +98,7 @@ extension Database {
         }
         let index = node.lowerBound(name)
         precondition(index < node.keys.count && compareKeys(node.keys[index], name) == 0, "a touched bucket without a directory entry")
-        node.values[index] = .owned(WriteTransaction.encodeRoot(root))
+        node.values[index] = transaction.arena.copy(WriteTransaction.encodeRoot(root))
     }
 
     /// Writes a whole tree held in memory; returns its new root page (0 when empty).

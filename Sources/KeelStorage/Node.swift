@@ -1,38 +1,12 @@
-/// Bytes of a key or value in a node a write transaction holds: still in the mapped page the
-/// node came from, or owned (written by this transaction). Mapped bytes stay valid for the
-/// whole transaction: the pages it read belong to the committed version, which no page this
-/// transaction writes can be, and the mapping never moves.
-enum NodeBytes {
-    case mapped(UnsafeRawBufferPointer)
-    case owned([UInt8])
-
-    @inline(__always)
-    func withBytes<Result>(_ body: (UnsafeRawBufferPointer) -> Result) -> Result {
-        switch self {
-        case .mapped(let bytes): return body(bytes)
-        case .owned(let array): return array.withUnsafeBytes(body)
-        }
-    }
-
-    var count: Int {
-        switch self {
-        case .mapped(let bytes): return bytes.count
-        case .owned(let array): return array.count
-        }
-    }
-
-    /// A copy that owns its bytes.
-    var array: [UInt8] {
-        switch self {
-        case .mapped(let bytes): return [UInt8](bytes)
-        case .owned(let array): return array
-        }
-    }
-}
+/// Bytes of a key or value in a node a write transaction holds: in the mapped page the node
+/// came from, or in the transaction's `ByteArena` (written by this transaction). Both stay
+/// valid for the whole transaction: the pages it read belong to the committed version, which
+/// no page this transaction writes can be, and the mapping never moves.
+typealias NodeBytes = UnsafeRawBufferPointer
 
 @inline(__always)
 func compareKeys(_ a: NodeBytes, _ b: [UInt8]) -> Int {
-    a.withBytes { x in b.withUnsafeBytes { y in compareKeys(x, y) } }
+    b.withUnsafeBytes { compareKeys(a, $0) }
 }
 
 /// A node a write transaction has touched: read from its page (its entries still pointing
@@ -60,10 +34,18 @@ final class Node {
     init(_ view: PageView, page: PageID) {
         isLeaf = view.isLeaf
         let count = view.count
-        keys = (0..<count).map { .mapped(view.key($0)) }
+        // Room for a few inserts, so that the first ones do not reallocate.
+        let capacity = count + 8
+        keys = []
+        keys.reserveCapacity(capacity)
+        for i in 0..<count { keys.append(view.key(i)) }
         if isLeaf {
-            values = (0..<count).map { .mapped(view.value($0)) }
-            flags = (0..<count).map { view.flags($0) }
+            values.reserveCapacity(capacity)
+            flags.reserveCapacity(capacity)
+            for i in 0..<count {
+                values.append(view.value(i))
+                flags.append(view.flags(i))
+            }
         } else {
             children = (0..<count).map { view.child($0) }
             childNodes = [Node?](repeating: nil, count: count)
@@ -103,7 +85,6 @@ final class Node {
     static func encode(_ node: Node, _ range: Range<Int>, page: PageID, pages: Int, pageSize: Int,
                        into destination: UnsafeMutableRawBufferPointer) {
         precondition(destination.count == pages * pageSize && range.count <= Int(UInt16.max))
-        destination.initializeMemory(as: UInt8.self, repeating: 0)
         let base = destination.baseAddress!
         let kind = node.isLeaf ? PageKind.leaf : PageKind.branch
         base.storeBytes(of: kind.rawValue.littleEndian, toByteOffset: 0, as: UInt16.self)
@@ -124,14 +105,17 @@ final class Node {
                 base.storeBytes(of: UInt32(key.count).littleEndian, toByteOffset: e + 4, as: UInt32.self)
                 base.storeBytes(of: node.children[i].rawValue.littleEndian, toByteOffset: e + 8, as: UInt64.self)
             }
-            key.withBytes { if $0.count > 0 { (base + data).copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
+            if key.count > 0 { (base + data).copyMemory(from: key.baseAddress!, byteCount: key.count) }
             data += key.count
             if node.isLeaf {
-                node.values[i].withBytes { if $0.count > 0 { (base + data).copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
+                let value = node.values[i]
+                if value.count > 0 { (base + data).copyMemory(from: value.baseAddress!, byteCount: value.count) }
                 data += node.values[i].count
             }
         }
         precondition(data <= destination.count)
+        // Every byte is written: the unused tail is zeroed rather than left as it was.
+        (base + data).initializeMemory(as: UInt8.self, repeating: 0, count: destination.count - data)
     }
 
     /// Splits the elements into runs that each fit a page (a single larger element gets a run

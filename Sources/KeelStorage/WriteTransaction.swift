@@ -10,6 +10,8 @@ public final class WriteTransaction: @unchecked Sendable {
     /// Buckets touched in this transaction, by name.
     var buckets: [[UInt8]: TreeHandle] = [:]
     var closed = false
+    /// The keys and values this transaction put; its nodes point into it.
+    let arena = ByteArena()
 
     /// A tree's root: its page in the last committed version, and its node once touched.
     struct TreeHandle {
@@ -124,11 +126,11 @@ public final class WriteTransaction: @unchecked Sendable {
         let node = leaf(&tree, key)
         let index = node.lowerBound(key)
         if index < node.keys.count && compareKeys(node.keys[index], key) == 0 {
-            node.values[index] = .owned(value)
+            node.values[index] = arena.copy(value)
             node.flags[index] = flags
         } else {
-            node.keys.insert(.owned(key), at: index)
-            node.values.insert(.owned(value), at: index)
+            node.keys.insert(arena.copy(key), at: index)
+            node.values.insert(arena.copy(value), at: index)
             node.flags.insert(flags, at: index)
         }
     }
@@ -152,7 +154,7 @@ public final class WriteTransaction: @unchecked Sendable {
                 if current.isLeaf {
                     let index = current.lowerBound(key)
                     guard index < current.keys.count, compareKeys(current.keys[index], key) == 0 else { return nil }
-                    return (current.values[index].array, current.flags[index])
+                    return ([UInt8](current.values[index]), current.flags[index])
                 }
                 let index = current.childIndex(key)
                 node = current.childNodes[index]
@@ -172,12 +174,21 @@ public final class WriteTransaction: @unchecked Sendable {
         guard !closed else { return }
         closed = true
         database.endWrite(self, committed: false)
+        dropNodes()
+    }
+
+    /// Lets go of the nodes and the bytes they point at, once the transaction has ended.
+    private func dropNodes() {
+        buckets.removeAll()
+        directory.node = nil
+        arena.release()
     }
 
     /// Makes the changes durable and visible to new readers.
     public func commit() throws(StorageError) {
         try usable()
         closed = true
+        defer { dropNodes() }
         try database.commit(self)
     }
 }
