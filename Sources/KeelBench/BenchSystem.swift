@@ -16,6 +16,13 @@ enum BenchSystem {
         return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
     }
 
+    /// CPU time the calling thread has used (user and system), in nanoseconds.
+    static func threadCPUNanoseconds() -> UInt64 {
+        var now = timespec()
+        precondition(clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now) == 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed")
+        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+    }
+
     static func sleep(nanoseconds: UInt64) {
         var request = timespec(tv_sec: Int(nanoseconds / 1_000_000_000), tv_nsec: Int(nanoseconds % 1_000_000_000))
         var remaining = timespec()

@@ -1,49 +1,31 @@
 import KeelIO
 
-/// The workloads of `keel-bench storage` on one engine, in the order they run: load every key,
-/// scan them all, random gets on 1 and then 2 reader threads, random updates. The scan runs
-/// before the gets so that the timed gets find the file already mapped and faulted in, as a
-/// long-running server's reads would.
+/// The workloads of `keel-bench storage` on one engine, as steps small enough to interleave
+/// with the other engine's (see `StorageRounds`): one load commit, one scan, one stretch of
+/// random gets, one update commit. Each step returns how long it took.
 struct StorageBenchmark<Engine: StorageEngine> {
     static var putsPerCommit: Int { StorageWorkload.putsPerCommit }
     static var getsPerTransaction: Int { StorageWorkload.getsPerTransaction }
 
     let engine: Engine
     let space: StorageKeySpace
-    /// Length of each timed phase (gets, updates).
-    let seconds: Double
     let progress: ProgressLine
 
     private var label: String { "storage \(Engine.name)" }
 
-    /// Inserts key numbers in `order`, `putsPerCommit` to a durable commit.
-    func load(order: [Int]) throws(BenchFailure) -> StoragePhase {
-        precondition(order.count == space.count)
+    /// Inserts the key numbers `numbers` in one durable commit.
+    func loadCommit(_ numbers: ArraySlice<Int>) throws(BenchFailure) -> StoragePhase {
         var key = space.makeKeyBuffer()
         var value = space.makeValueBuffer()
-        var done = 0
-        var commits: UInt64 = 0
-        let start = BenchSystem.monotonicNanoseconds()
-        var nextRefresh = start + ProgressLine.refreshNanoseconds
-        while done < order.count {
-            let batchEnd = min(done + Self.putsPerCommit, order.count)
-            let writer = try engine.beginWrite()
-            for n in order[done..<batchEnd] {
-                space.writeKey(n, into: &key)
-                space.writeValue(n, version: 0, into: &value)
-                try writer.put(key, value)
-            }
-            try writer.commit()
-            commits += 1
-            done = batchEnd
-            let now = BenchSystem.monotonicNanoseconds()
-            if now >= nextRefresh {
-                nextRefresh = now + ProgressLine.refreshNanoseconds
-                progress.update("\(label) load: \(Format.grouped(UInt64(done)))/\(Format.grouped(UInt64(order.count))) keys, \(Format.fixed(Double(now - start) / 1e9, decimals: 1)) s")
-            }
+        let start = StorageClock()
+        let writer = try engine.beginWrite()
+        for n in numbers {
+            space.writeKey(n, into: &key)
+            space.writeValue(n, version: 0, into: &value)
+            try writer.put(key, value)
         }
-        let elapsed = Double(BenchSystem.monotonicNanoseconds() - start) / 1e9
-        return StoragePhase(operations: UInt64(done), commits: commits, threads: 1, seconds: elapsed)
+        try writer.commit()
+        return start.phase(operations: numbers.count)
     }
 
     /// Visits every key in one read transaction, reading each value's first byte, and checks
@@ -65,15 +47,15 @@ struct StorageBenchmark<Engine: StorageEngine> {
 
     /// `threads` reader threads each loop: begin a read transaction, get
     /// `getsPerTransaction` uniformly random loaded keys (checking each value's first byte),
-    /// end it; until `seconds` have passed.
-    func randomGets(threads: Int) throws(BenchFailure) -> StoragePhase {
+    /// end it; until `seconds` have passed. `round` varies the keys from one call to the next.
+    func randomGets(threads: Int, seconds: Double, round: Int) throws(BenchFailure) -> StoragePhase {
         precondition(threads >= 1)
         let run = StorageReaderRun()
         let engine = self.engine
         let space = self.space
         let handles = (0..<threads).map { thread in
             JoinHandle(OSThread(name: "keel-bench-reader-\(thread)") {
-                Self.readUntilDeadline(engine: engine, space: space, thread: thread, run: run)
+                Self.readUntilDeadline(engine: engine, space: space, thread: thread + round << 8, run: run)
             })
         }
         let start = BenchSystem.monotonicNanoseconds()
@@ -120,45 +102,55 @@ struct StorageBenchmark<Engine: StorageEngine> {
         run.finish(failure: failure)
     }
 
-    /// Overwrites uniformly random loaded keys with new values, `putsPerCommit` to a durable
-    /// commit, until `seconds` have passed (at least one commit).
-    func randomUpdates() throws(BenchFailure) -> StoragePhase {
-        var random = SplitMix64(seed: space.seed ^ 0x5550_4441_5445)
+    /// Overwrites `putsPerCommit` random loaded keys, drawn from `random`, with values of
+    /// `version`, in one durable commit.
+    func updateCommit(random: inout SplitMix64, version: UInt64) throws(BenchFailure) -> StoragePhase {
         var key = space.makeKeyBuffer()
         var value = space.makeValueBuffer()
-        var commits: UInt64 = 0
-        let start = BenchSystem.monotonicNanoseconds()
-        let deadline = start + UInt64(seconds * 1e9)
-        var nextRefresh = start + ProgressLine.refreshNanoseconds
-        var now = start
-        repeat {
-            let writer = try engine.beginWrite()
-            for _ in 0..<Self.putsPerCommit {
-                let n = random.below(space.count)
-                space.writeKey(n, into: &key)
-                space.writeValue(n, version: commits + 1, into: &value)
-                try writer.put(key, value)
-            }
-            try writer.commit()
-            commits += 1
-            now = BenchSystem.monotonicNanoseconds()
-            if now >= nextRefresh {
-                nextRefresh = now + ProgressLine.refreshNanoseconds
-                progress.update("\(label) update: \(Format.fixed(min(Double(now - start) / 1e9, seconds), decimals: 1))/\(Format.fixed(seconds, decimals: 1)) s, \(Format.grouped(commits)) commits")
-            }
-        } while now < deadline
-        let puts = commits * UInt64(Self.putsPerCommit)
-        return StoragePhase(operations: puts, commits: commits, threads: 1, seconds: Double(now - start) / 1e9)
+        let start = StorageClock()
+        let writer = try engine.beginWrite()
+        for _ in 0..<Self.putsPerCommit {
+            let n = random.below(space.count)
+            space.writeKey(n, into: &key)
+            space.writeValue(n, version: version, into: &value)
+            try writer.put(key, value)
+        }
+        try writer.commit()
+        return start.phase(operations: Self.putsPerCommit)
+    }
+}
+
+/// The start of one commit's measurement: wall clock and the thread's CPU time.
+struct StorageClock {
+    let wallNanoseconds = BenchSystem.monotonicNanoseconds()
+    let cpuNanoseconds = BenchSystem.threadCPUNanoseconds()
+
+    /// The commit that began at this clock and has just ended, having done `operations` puts.
+    func phase(operations: Int) -> StoragePhase {
+        let cpu = BenchSystem.threadCPUNanoseconds() - cpuNanoseconds
+        let wall = BenchSystem.monotonicNanoseconds() - wallNanoseconds
+        return StoragePhase(operations: UInt64(operations), commits: 1, threads: 1, seconds: Double(wall) / 1e9,
+                            cpuSeconds: Double(cpu) / 1e9)
     }
 }
 
 /// One workload's measurement on one engine.
 struct StoragePhase: Sendable {
+
     /// Puts, gets or keys scanned.
     var operations: UInt64
     /// Durable commits (0 for reads).
     var commits: UInt64
     var threads: Int
     var seconds: Double
+    /// CPU time of the committing thread (user and system), for the write phases.
+    var cpuSeconds: Double? = nil
     var operationsPerSecond: Double { seconds > 0 ? Double(operations) / seconds : 0 }
+
+    /// This phase and `other` (the same workload, a later round) as one measurement.
+    func adding(_ other: StoragePhase) -> StoragePhase {
+        StoragePhase(operations: operations + other.operations, commits: commits + other.commits,
+                     threads: max(threads, other.threads), seconds: seconds + other.seconds,
+                     cpuSeconds: cpuSeconds.flatMap { mine in other.cpuSeconds.map { mine + $0 } })
+    }
 }

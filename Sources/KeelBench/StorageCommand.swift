@@ -8,12 +8,14 @@ struct StorageCommand: ParsableCommand {
         commandName: "storage",
         abstract: "Compare Keel's B+tree with LMDB: load, scan, random gets, random updates.",
         discussion: """
-        For Keel and then LMDB, each on a fresh file: load every key in a shuffled order, \
-        1000 puts per durable commit; scan every key in key order; random gets of loaded keys \
-        for --seconds on 1 and then 2 reader threads (a read transaction per 1000 gets); random \
-        updates, 1000 puts per durable commit, for --seconds. Both engines get the same keys, \
-        values and order (drawn from --seed), and both fdatasync every commit. The scratch \
-        directory is removed at the end.
+        Keel and LMDB, each on a fresh file, take turns inside every workload (a commit each, \
+        or alternating rounds), so both run under the same machine load: load every key in a \
+        shuffled order, 1000 puts per durable commit; scan every key in key order (2 rounds); \
+        random gets of loaded keys for --seconds on 1 and then 2 reader threads (3 rounds, a \
+        read transaction per 1000 gets); random updates, 1000 puts per durable commit, until \
+        each engine spent --seconds committing. Both engines get the same keys, values and \
+        order (drawn from --seed), and both fdatasync every commit. The scratch directory is \
+        removed at the end.
         """
     )
 
@@ -31,11 +33,14 @@ struct StorageCommand: ParsableCommand {
     @Option(help: "Bytes per value.")
     var valueBytes: Int = 256
 
-    @Option(help: "Seconds per timed phase (each get phase, the update phase).")
+    @Option(help: "Seconds per engine per timed phase (each get phase, the update phase).")
     var seconds: Double = 3
 
     @Option(help: "Seed of the key order and of every random key choice.")
     var seed: UInt64 = 1
+
+    @Option(help: "Engines to run, taking turns (keel, lmdb); one alone is for profiling.")
+    var engines = CommaList<StorageEngineChoice>([.keel, .lmdb])
 
     @Flag(help: "Print one JSON object instead of the table.")
     var json = false
@@ -66,58 +71,44 @@ struct StorageCommand: ParsableCommand {
         progress.update("storage: shuffling \(Format.grouped(UInt64(keys))) keys")
         let order = space.shuffledNumbers()
 
-        report.keel = try measure(directory: root + "/keel", space: space, order: order, progress: progress) { directory throws(BenchFailure) in
-            try KeelEngine(path: directory + "/keel.db")
+        let loadAverageBefore = BenchSystem.loadAverage()
+        var keel: KeelEngine?
+        var lmdb: LMDBEngine?
+        var contenders: [StorageContender] = []
+        defer {
+            keel?.close()
+            lmdb?.close()
         }
-        report.lmdb = try measure(directory: root + "/lmdb", space: space, order: order, progress: progress) { directory throws(BenchFailure) in
-            try LMDBEngine(path: directory + "/data.mdb")
+        try Syscalls.makeDirectory(root + "/keel")
+        try Syscalls.makeDirectory(root + "/lmdb")
+        do throws(BenchFailure) {
+            if engines.values.contains(.keel) {
+                keel = try KeelEngine(path: root + "/keel/keel.db")
+                contenders.append(StorageContender(StorageBenchmark(engine: keel!, space: space, progress: progress)))
+            }
+            if engines.values.contains(.lmdb) {
+                lmdb = try LMDBEngine(path: root + "/lmdb/data.mdb")
+                contenders.append(StorageContender(StorageBenchmark(engine: lmdb!, space: space, progress: progress)))
+            }
+        } catch {
+            progress.clear()
+            throw error
+        }
+        StorageRounds(space: space, seconds: seconds, progress: progress).run(contenders, order: order)
+        let loadAverageAfter = BenchSystem.loadAverage()
+        for contender in contenders {
+            contender.run.loadAverageBefore = loadAverageBefore
+            contender.run.loadAverageAfter = loadAverageAfter
+            if contender.run.name == KeelEngine.name { report.keel = contender.run } else { report.lmdb = contender.run }
         }
         progress.clear()
         print(json ? report.json.rendered : report.table)
         if !report.failures.isEmpty { throw ExitCode.failure }
     }
+}
 
-    /// Runs every workload on the engine `open` makes in the fresh `directory`, then closes it
-    /// and removes the directory. A failing workload ends this engine's run; what was
-    /// measured before it stays in the result.
-    private func measure<Engine: StorageEngine>(
-        directory: String, space: StorageKeySpace, order: [Int], progress: ProgressLine,
-        open: (String) throws(BenchFailure) -> Engine
-    ) throws(IOError) -> StorageEngineRun {
-        var run = StorageEngineRun(name: Engine.name)
-        run.loadAverageBefore = BenchSystem.loadAverage()
-        try Syscalls.makeDirectory(directory)
-        defer {
-            do {
-                try BenchSystem.removeTree(directory)
-            } catch {
-                progress.note("keel-bench: could not remove \(directory): \(error)")
-            }
-        }
-        do throws(BenchFailure) {
-            let engine = try open(directory)
-            defer { engine.close() }
-            run.summary = engine.summary
-            let benchmark = StorageBenchmark(engine: engine, space: space, seconds: seconds, progress: progress)
-            try record(.load, into: &run, progress: progress) { () throws(BenchFailure) in try benchmark.load(order: order) }
-            run.fileBytesAfterLoad = BenchSystem.fileBytes(engine.dataPath)
-            try record(.scan, into: &run, progress: progress) { () throws(BenchFailure) in try benchmark.scan() }
-            try record(.get1, into: &run, progress: progress) { () throws(BenchFailure) in try benchmark.randomGets(threads: 1) }
-            try record(.get2, into: &run, progress: progress) { () throws(BenchFailure) in try benchmark.randomGets(threads: 2) }
-            try record(.update, into: &run, progress: progress) { () throws(BenchFailure) in try benchmark.randomUpdates() }
-            run.fileBytesAtEnd = BenchSystem.fileBytes(engine.dataPath)
-        } catch {
-            run.failure = error.description
-            progress.note("keel-bench: \(error)")
-        }
-        run.loadAverageAfter = BenchSystem.loadAverage()
-        return run
-    }
-
-    private func record(_ workload: StorageWorkload, into run: inout StorageEngineRun, progress: ProgressLine,
-                        _ body: () throws(BenchFailure) -> StoragePhase) throws(BenchFailure) {
-        let phase = try body()
-        run.phases[workload] = phase
-        progress.finish("storage \(run.name) \(workload.title): \(Format.grouped(UInt64(phase.operationsPerSecond.rounded()))) ops/s (\(Format.grouped(phase.operations)) in \(Format.fixed(phase.seconds, decimals: 2)) s)")
-    }
+/// The engines `--engines` can name.
+enum StorageEngineChoice: String, ExpressibleByArgument, CaseIterable, Sendable {
+    case keel
+    case lmdb
 }

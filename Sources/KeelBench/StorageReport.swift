@@ -5,7 +5,7 @@ struct StorageEngineRun: Sendable {
     var phases: [StorageWorkload: StoragePhase] = [:]
     var fileBytesAfterLoad: Int64?
     var fileBytesAtEnd: Int64?
-    /// The machine's 1-minute load average before and after this engine's run.
+    /// The machine's 1-minute load average before and after the run (both engines').
     var loadAverageBefore: Double?
     var loadAverageAfter: Double?
     var failure: String?
@@ -34,7 +34,7 @@ struct StorageReport {
         [
             "both engines read values in place (Keel's withValue, LMDB's mdb_get) and touch only their first byte",
             "each reader thread begins and ends a read transaction per \(StorageWorkload.getsPerTransaction) gets of uniformly random loaded keys; both engines fdatasync every commit",
-            "the scan runs before the gets, so the timed gets read pages already mapped and in the page cache",
+            "the engines take turns: a commit each in load and update, alternating rounds of the scan (\(StorageRounds.scanRounds)) and of each get phase (\(StorageRounds.getRounds)); the scans run before the gets, so the timed gets read pages already mapped and in the page cache",
         ]
     }
 
@@ -87,10 +87,10 @@ struct StorageReport {
     private func detail(_ run: StorageEngineRun) -> String {
         var parts: [String] = []
         if let load = run.phases[.load] {
-            parts.append("load \(Format.grouped(load.operations)) keys in \(Format.fixed(load.seconds, decimals: 1)) s (\(Format.grouped(load.commits)) commits, \(Format.fixed(load.seconds * 1e3 / Double(max(load.commits, 1)), decimals: 1)) ms each)")
+            parts.append("load \(Format.grouped(load.operations)) keys in \(Format.fixed(load.seconds, decimals: 1)) s (\(Format.grouped(load.commits)) commits, \(Self.perCommit(load)))")
         }
         if let update = run.phases[.update] {
-            parts.append("update \(Format.grouped(update.operations)) puts in \(Format.grouped(update.commits)) commits (\(Format.fixed(update.seconds * 1e3 / Double(max(update.commits, 1)), decimals: 1)) ms each)")
+            parts.append("update \(Format.grouped(update.operations)) puts in \(Format.grouped(update.commits)) commits (\(Self.perCommit(update)))")
         }
         if let bytes = run.fileBytesAfterLoad { parts.append("file \(Self.mebibytes(bytes)) MiB after load") }
         if let bytes = run.fileBytesAtEnd { parts.append("\(Self.mebibytes(bytes)) MiB at the end") }
@@ -98,6 +98,14 @@ struct StorageReport {
             parts.append("load average \(Format.fixed(before, decimals: 2)) before, \(Format.fixed(after, decimals: 2)) after")
         }
         return "\(run.name): " + (parts.isEmpty ? "no results" : parts.joined(separator: ", "))
+    }
+
+    /// "36.2 ms each, 7.1 ms of CPU": a write phase's wall and CPU time per commit.
+    private static func perCommit(_ phase: StoragePhase) -> String {
+        let commits = Double(max(phase.commits, 1))
+        var text = "\(Format.fixed(phase.seconds * 1e3 / commits, decimals: 1)) ms each"
+        if let cpu = phase.cpuSeconds { text += ", \(Format.fixed(cpu * 1e3 / commits, decimals: 1)) ms of CPU" }
+        return text
     }
 
     private static func mebibytes(_ bytes: Int64) -> String { Format.fixed(Double(bytes) / 1048576, decimals: 0) }
@@ -154,6 +162,7 @@ struct StorageReport {
             ("commits", .unsigned(phase.commits)),
             ("threads", .integer(Int64(phase.threads))),
             ("seconds", .number(phase.seconds, decimals: 3)),
+            ("cpuSeconds", phase.cpuSeconds.map { .number($0, decimals: 3) } ?? .null),
             ("operationsPerSecond", .number(phase.operationsPerSecond, decimals: 1)),
         ])
     }
