@@ -95,6 +95,21 @@ public final class WriteTransaction: @unchecked Sendable {
         return lookup(tree, key)?.value
     }
 
+    /// A cursor over `bucket` that sees this transaction's changes (see `WriteCursor`).
+    public func cursor(_ bucket: [UInt8]) throws(StorageError) -> WriteCursor {
+        try usable()
+        _ = try handle(bucket)
+        return WriteCursor(self, bucket: bucket)
+    }
+
+    /// The root of `bucket` as this transaction has left it; nil once the transaction has
+    /// ended or when the bucket does not exist (any more).
+    func treeRoot(_ bucket: [UInt8]) -> TreeNode? {
+        guard !closed, let tree = try? handle(bucket) else { return nil }
+        if let node = tree.node { return .memory(node) }
+        return tree.page.rawValue == 0 ? .memory(Node(leaf: true)) : .mapped(database.view(tree.page))
+    }
+
     private func usable() throws(StorageError) {
         if closed { throw .transactionClosed }
         if let failure = database.failure { throw failure }

@@ -128,7 +128,8 @@ final class ModelRun {
         case ..<7_800: try getInWrite(op)
         case ..<8_500: try withReader(op) { try self.getInRead(op, $0, $1, $2) }
         case ..<9_200: try withReader(op) { try self.scanRange(op, $0, $1, $2) }
-        case ..<9_600: try withReader(op) { try self.cursorWalk(op, $0, $1, $2) }
+        case ..<9_400: try withReader(op) { try self.cursorWalk(op, $0, $1, $2) }
+        case ..<9_600: try writeCursorWalk(op)
         case ..<9_680: try commit(op)
         case ..<9_700: try rollback(op)
         case ..<9_708: try reopen(op)
@@ -356,7 +357,7 @@ final class ModelRun {
         try #require(mismatch == nil, "seed \(seed) op \(op): \(label): scan \(TestBytes.hex(Self.names[b])) from \(TestBytes.hex(start)) to \(end.map { TestBytes.hex($0) } ?? "the end") limit \(limit): \(mismatch ?? "")")
     }
 
-    /// first, last or seek, then up to 40 steps of next and prev, each compared with the model.
+    /// A walk (see `walk`) with a read transaction's cursor.
     private func cursorWalk(_ op: Int, _ reader: ReadTransaction, _ model: Model, _ label: String) throws {
         let b = randomBucket()
         guard let bucket = model[b] else {
@@ -365,6 +366,24 @@ final class ModelRun {
         }
         let context = "seed \(seed) op \(op): \(label): cursor on \(TestBytes.hex(Self.names[b]))"
         let cursor = try #require(reader.cursor(Self.names[b]), "\(context): nil for an existing bucket")
+        try walk(cursor, bucket, context)
+    }
+
+    /// A walk with the open write transaction's cursor, which must see its uncommitted changes.
+    private func writeCursorWalk(_ op: Int) throws {
+        let b = randomBucket()
+        let context = "seed \(seed) op \(op): write cursor on \(TestBytes.hex(Self.names[b]))"
+        guard let bucket = pending[b] else {
+            #expect(throws: StorageError.bucketNotFound(Self.names[b]), "\(context): a cursor on a missing bucket") {
+                _ = try self.tx.cursor(Self.names[b])
+            }
+            return
+        }
+        try walk(try tx.cursor(Self.names[b]), bucket, context)
+    }
+
+    /// first, last or seek, then up to 40 steps of next and prev, each compared with the model.
+    private func walk(_ cursor: some EntryCursor, _ bucket: SortedBucket, _ context: String) throws {
         done.cursorWalks += 1
         var index: Int
         var got: (key: [UInt8], value: [UInt8])?
@@ -416,3 +435,15 @@ final class ModelRun {
         }
     }
 }
+
+/// What the model's walks need of a cursor: read transactions' and write transactions' alike.
+protocol EntryCursor {
+    func first() -> (key: [UInt8], value: [UInt8])?
+    func last() -> (key: [UInt8], value: [UInt8])?
+    func seek(_ key: [UInt8]) -> (key: [UInt8], value: [UInt8])?
+    func next() -> (key: [UInt8], value: [UInt8])?
+    func prev() -> (key: [UInt8], value: [UInt8])?
+}
+
+extension Cursor: EntryCursor {}
+extension WriteCursor: EntryCursor {}
