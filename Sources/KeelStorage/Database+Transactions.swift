@@ -123,7 +123,7 @@ extension Database {
         for child in node.childNodes { if let child { rebalance(child, txid: txid) } }
         var i = 0
         while i < node.children.count && node.children.count > 1 {
-            guard let child = node.childNodes[i], child.encodedBytes < Self.pageSize / 4 else {
+            guard let child = node.childNodes[i], child.encodedBytes(below: Self.pageSize / 4) else {
                 i += 1
                 continue
             }
@@ -145,7 +145,7 @@ extension Database {
             node.children.remove(at: right)
             node.childNodes.remove(at: right)
             i = left
-            if into.encodedBytes >= Self.pageSize / 4 { i += 1 }
+            if !into.encodedBytes(below: Self.pageSize / 4) { i += 1 }
         }
     }
 
@@ -182,8 +182,7 @@ extension Database {
             if isRoot && children.count == 1 { return [(keys[0], children[0])] }
         }
         var result: [(key: NodeBytes, page: PageID)] = []
-        for run in node.pieces(pageSize: Self.pageSize) {
-            let bytes = run.reduce(PageLayout.headerBytes) { $0 + node.elementBytes($1) }
+        for (run, bytes) in node.pieces(pageSize: Self.pageSize) {
             let pages = (bytes + Self.pageSize - 1) / Self.pageSize
             let page = freelist.allocate(pages)
             let buffer = writes.reserve(page, pages: pages)

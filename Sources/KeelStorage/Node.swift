@@ -80,6 +80,17 @@ final class Node {
         (0..<keys.count).reduce(PageLayout.headerBytes) { $0 + elementBytes($1) }
     }
 
+    /// Whether the node takes fewer than `limit` bytes encoded. Stops summing at `limit`:
+    /// rebalance asks this of every touched node, and most are far above it.
+    func encodedBytes(below limit: Int) -> Bool {
+        var total = PageLayout.headerBytes
+        for i in keys.indices {
+            total += elementBytes(i)
+            if total >= limit { return false }
+        }
+        return total < limit
+    }
+
     /// Encodes elements `range` as one node whose first page is `page`, into `destination`
     /// (which has room for `pages` whole pages; the tail is zeroed).
     static func encode(_ node: Node, _ range: Range<Int>, page: PageID, pages: Int, pageSize: Int,
@@ -119,24 +130,26 @@ final class Node {
     }
 
     /// Splits the elements into runs that each fit a page (a single larger element gets a run
-    /// of its own), sized evenly rather than full-then-remainder.
-    func pieces(pageSize: Int) -> [Range<Int>] {
+    /// of its own), sized evenly rather than full-then-remainder; each run comes with the
+    /// bytes it takes encoded. Every element's size is summed once.
+    func pieces(pageSize: Int) -> [(range: Range<Int>, bytes: Int)] {
+        guard !keys.isEmpty else { return [] }
         let total = encodedBytes
-        guard total > pageSize, keys.count > 1 else { return keys.isEmpty ? [] : [0..<keys.count] }
+        guard total > pageSize, keys.count > 1 else { return [(0..<keys.count, total)] }
         let target = total / ((total + pageSize - 1) / pageSize)
-        var runs: [Range<Int>] = []
+        var runs: [(range: Range<Int>, bytes: Int)] = []
         var start = 0
         var size = PageLayout.headerBytes
         for i in 0..<keys.count {
             let cost = elementBytes(i)
             if i > start && (size + cost > pageSize || size >= target) {
-                runs.append(start..<i)
+                runs.append((start..<i, size))
                 start = i
                 size = PageLayout.headerBytes
             }
             size += cost
         }
-        runs.append(start..<keys.count)
+        runs.append((start..<keys.count, size))
         return runs
     }
 }

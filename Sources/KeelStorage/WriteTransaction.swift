@@ -76,8 +76,10 @@ public final class WriteTransaction: @unchecked Sendable {
         try usable()
         try Self.validate(key: key, value: value)
         var tree = try handle(bucket)
+        let touched = tree.node != nil
         put(&tree, key, value, flags: 0)
-        buckets[bucket] = tree
+        // Once the root is in memory the handle no longer changes: no second lookup.
+        if !touched { buckets[bucket] = tree }
     }
 
     /// Deletes `key` (a missing key is fine).
