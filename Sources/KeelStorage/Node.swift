@@ -30,27 +30,31 @@ final class Node {
         origin = nil
     }
 
-    /// Copies a node out of its page.
+    /// Copies a node out of its page. Each array is filled in place at its final capacity
+    /// (no append per entry): this runs for every node a transaction touches.
     init(_ view: PageView, page: PageID) {
         isLeaf = view.isLeaf
         let count = view.count
         // Room for a few inserts, so that the first ones do not reallocate.
         let capacity = count + 8
-        keys = []
-        keys.reserveCapacity(capacity)
-        for i in 0..<count { keys.append(view.key(i)) }
+        keys = Self.filled(count, capacity: capacity) { view.key($0) }
         if isLeaf {
-            values.reserveCapacity(capacity)
-            flags.reserveCapacity(capacity)
-            for i in 0..<count {
-                values.append(view.value(i))
-                flags.append(view.flags(i))
-            }
+            values = Self.filled(count, capacity: capacity) { view.value($0) }
+            flags = Self.filled(count, capacity: capacity) { view.flags($0) }
         } else {
-            children = (0..<count).map { view.child($0) }
+            children = Self.filled(count, capacity: count) { view.child($0) }
             childNodes = [Node?](repeating: nil, count: count)
         }
         origin = (page, 1 + view.overflow)
+    }
+
+    /// An array of `element(0..<count)` with room for `capacity` elements.
+    @inline(__always)
+    private static func filled<T>(_ count: Int, capacity: Int, _ element: (Int) -> T) -> [T] {
+        [T](unsafeUninitializedCapacity: capacity) { buffer, initialized in
+            for i in 0..<count { buffer.initializeElement(at: i, to: element(i)) }
+            initialized = count
+        }
     }
 
     /// First index whose key is >= `key`.
