@@ -42,6 +42,13 @@ enum PageLayout {
 /// Bytewise comparison of two keys (shorter first on a common prefix), as memcmp orders them.
 @inline(__always)
 func compareKeys(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
+    // Keys mostly differ within their first 8 bytes: those compared as one big-endian word
+    // decide most comparisons of a search without a call to memcmp.
+    if a.count >= 8 && b.count >= 8 {
+        let x = UInt64(bigEndian: a.loadUnaligned(as: UInt64.self))
+        let y = UInt64(bigEndian: b.loadUnaligned(as: UInt64.self))
+        if x != y { return x < y ? -1 : 1 }
+    }
     let common = min(a.count, b.count)
     if common > 0 {
         let order = memcmp(a.baseAddress!, b.baseAddress!, common)
