@@ -48,13 +48,18 @@ final class Node {
         origin = (page, 1 + view.overflow)
     }
 
-    /// An array of `element(0..<count)` with room for `capacity` elements.
+    /// An array of `element(0..<count)` with room for `capacity` elements: built on the stack,
+    /// then appended in one go. (`init(unsafeUninitializedCapacity:)` would look up generic
+    /// metadata on every call; `reserveCapacity` and bulk append are specialized.)
     @inline(__always)
     private static func filled<T>(_ count: Int, capacity: Int, _ element: (Int) -> T) -> [T] {
-        [T](unsafeUninitializedCapacity: capacity) { buffer, initialized in
+        var array: [T] = []
+        array.reserveCapacity(capacity)
+        withUnsafeTemporaryAllocation(of: T.self, capacity: count) { buffer in
             for i in 0..<count { buffer.initializeElement(at: i, to: element(i)) }
-            initialized = count
+            array.append(contentsOf: UnsafeBufferPointer(buffer))
         }
+        return array
     }
 
     /// First index whose key is >= `key`.
