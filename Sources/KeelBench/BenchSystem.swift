@@ -3,7 +3,7 @@ import Glibc
 #endif
 import KeelIO
 
-/// The one file of keel-bench that calls libc directly: the monotonic clock, sleeping,
+/// The one file of keel-bench that calls libc directly: the monotonic clock, CPU time, sleeping,
 /// unbuffered stderr, file sizes, the load average, and the scratch directories a run
 /// creates and removes. File I/O for the measured paths goes through KeelIO and KeelWAL, as
 /// the server's does (and LMDB's, for `storage`, through liblmdb in LMDBEngine).
@@ -21,6 +21,15 @@ enum BenchSystem {
         var now = timespec()
         precondition(clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now) == 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed")
         return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+    }
+
+    /// CPU time the whole process has used (getrusage RUSAGE_SELF), user and system apart, in
+    /// microseconds.
+    static func processCPUMicroseconds() -> (user: UInt64, system: UInt64) {
+        var usage = rusage()
+        precondition(getrusage(RUSAGE_SELF.rawValue, &usage) == 0, "getrusage(RUSAGE_SELF) failed")
+        func micros(_ time: timeval) -> UInt64 { UInt64(time.tv_sec) * 1_000_000 + UInt64(time.tv_usec) }
+        return (micros(usage.ru_utime), micros(usage.ru_stime))
     }
 
     static func sleep(nanoseconds: UInt64) {

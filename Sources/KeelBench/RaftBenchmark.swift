@@ -72,15 +72,15 @@ struct RaftBenchmark {
         let messagesBefore = cluster.messageCount
         let refusedBefore = refused
         progress.update("raft: \(inFlight) in flight, measuring for \(Format.fixed(seconds, decimals: 1)) s")
-        let cpuBefore = RaftCPUTime.now()
+        let cpuBefore = BenchSystem.processCPUMicroseconds()
         let start = BenchSystem.monotonicNanoseconds()
         drive(until: start + UInt64(seconds * 1e9))
         let elapsed = BenchSystem.monotonicNanoseconds() - start
-        let cpuAfter = RaftCPUTime.now()
+        let cpuAfter = BenchSystem.processCPUMicroseconds()
         let phase = RaftPhase(
             inFlight: inFlight, entries: cluster.leaderApplied - appliedBefore, seconds: Double(elapsed) / 1e9,
-            userMicroseconds: cpuAfter.userMicroseconds - cpuBefore.userMicroseconds,
-            systemMicroseconds: cpuAfter.systemMicroseconds - cpuBefore.systemMicroseconds,
+            userMicroseconds: cpuAfter.user - cpuBefore.user,
+            systemMicroseconds: cpuAfter.system - cpuBefore.system,
             readies: cluster.readyCount - readiesBefore, messages: cluster.messageCount - messagesBefore,
             refusedProposals: refused - refusedBefore)
         guard phase.entries > 0 else { throw BenchFailure("raft: nothing committed with \(inFlight) in flight") }
