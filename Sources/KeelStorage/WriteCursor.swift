@@ -56,18 +56,13 @@ public final class WriteCursor: @unchecked Sendable {
     private func position(at key: [UInt8]?, after: Bool) -> (key: [UInt8], value: [UInt8])? {
         guard let root = transaction.treeRoot(bucket) else { return nil }
         var path: Path = []
-        var node = root
-        while !node.isLeaf {
-            let index = key.map { node.childIndex($0) } ?? 0
-            path.append((node, index))
-            node = node.child(index, in: transaction.database)
-        }
+        let leaf = descend(from: root, toward: key, leftmost: true, &path)
         var index = 0
         if let key {
-            index = node.lowerBound(key)
-            if after && index < node.count && compareKeys(node.key(index), key) == 0 { index += 1 }
+            index = leaf.lowerBound(key)
+            if after && index < leaf.count && compareKeys(leaf.key(index), key) == 0 { index += 1 }
         }
-        path.append((node, index))
+        path.append((leaf, index))
         return entry(forward: true, &path)
     }
 
@@ -75,19 +70,27 @@ public final class WriteCursor: @unchecked Sendable {
     private func position(before key: [UInt8]?, inclusive: Bool) -> (key: [UInt8], value: [UInt8])? {
         guard let root = transaction.treeRoot(bucket) else { return nil }
         var path: Path = []
-        var node = root
+        let leaf = descend(from: root, toward: key, leftmost: false, &path)
+        var index = leaf.count - 1
+        if let key {
+            index = leaf.lowerBound(key)
+            if !(inclusive && index < leaf.count && compareKeys(leaf.key(index), key) == 0) { index -= 1 }
+        }
+        path.append((leaf, index))
+        return entry(forward: false, &path)
+    }
+
+    /// Goes down from `node` to a leaf, appending each branch and the child taken to `path`:
+    /// the child whose subtree holds `key`, or with no key the first (`leftmost`) or last
+    /// child. Returns the leaf, which is not appended.
+    private func descend(from node: TreeNode, toward key: [UInt8]?, leftmost: Bool, _ path: inout Path) -> TreeNode {
+        var node = node
         while !node.isLeaf {
-            let index = key.map { node.childIndex($0) } ?? node.count - 1
+            let index = key.map { node.childIndex($0) } ?? (leftmost ? 0 : node.count - 1)
             path.append((node, index))
             node = node.child(index, in: transaction.database)
         }
-        var index = node.count - 1
-        if let key {
-            index = node.lowerBound(key)
-            if !(inclusive && index < node.count && compareKeys(node.key(index), key) == 0) { index -= 1 }
-        }
-        path.append((node, index))
-        return entry(forward: false, &path)
+        return node
     }
 
     /// The entry the path's leaf index points at, or, when it points past either end of its
@@ -105,13 +108,8 @@ public final class WriteCursor: @unchecked Sendable {
                 let sibling = forward ? at + 1 : at - 1
                 if sibling >= 0 && sibling < branch.count {
                     path[path.count - 1].index = sibling
-                    var node = branch.child(sibling, in: transaction.database)
-                    while !node.isLeaf {
-                        let edge = forward ? 0 : node.count - 1
-                        path.append((node, edge))
-                        node = node.child(edge, in: transaction.database)
-                    }
-                    path.append((node, forward ? 0 : node.count - 1))
+                    let leaf = descend(from: branch.child(sibling, in: transaction.database), toward: nil, leftmost: forward, &path)
+                    path.append((leaf, forward ? 0 : leaf.count - 1))
                     break
                 }
                 path.removeLast()
