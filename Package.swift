@@ -3,6 +3,7 @@ import PackageDescription
 
 // The module graph of DESIGN.md: dependencies point down only.
 //   CURing, CCRC32C, CFutex ─▶ KeelIO ─▶ KeelWAL, KeelStorage ─▶ keel-bench
+//   KeelStorage ─▶ KeelMVCC (the key space, revision index, watch and lease engines)
 //   KeelRaft (depends on nothing: the pure Raft state machine) ─▶ KeelRaftSimulation ─▶ keel-raft-sim
 // keel-bench links the engines for its `wal`, `storage` and `raft` subcommands (measured on this
 // machine), and LMDB (CLMDB) to compare the storage engine with it; nothing else does.
@@ -16,6 +17,7 @@ let package = Package(
         .library(name: "KeelIO", targets: ["KeelIO"]),
         .library(name: "KeelWAL", targets: ["KeelWAL"]),
         .library(name: "KeelStorage", targets: ["KeelStorage"]),
+        .library(name: "KeelMVCC", targets: ["KeelMVCC"]),
         .library(name: "KeelRaft", targets: ["KeelRaft"]),
         .library(name: "KeelRaftSimulation", targets: ["KeelRaftSimulation"]),
         .executable(name: "keel-raft-sim", targets: ["KeelRaftSimRunner"]),
@@ -49,6 +51,7 @@ let package = Package(
             // checks would otherwise police.
             swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
         ),
+        .target(name: "KeelMVCC", dependencies: ["KeelStorage"]),
         .target(name: "KeelRaft"),
         .target(name: "KeelRaftSimulation", dependencies: ["KeelRaft"]),
         .executableTarget(
@@ -67,6 +70,7 @@ let package = Package(
         .testTarget(name: "KeelIOTests", dependencies: ["KeelIO", "KeelTestSupport"]),
         .testTarget(name: "KeelWALTests", dependencies: ["KeelWAL", "KeelIO", "KeelTestSupport"]),
         .testTarget(name: "KeelStorageTests", dependencies: ["KeelStorage", "KeelIO", "KeelTestSupport"]),
+        .testTarget(name: "KeelMVCCTests", dependencies: ["KeelMVCC", "KeelStorage", "KeelTestSupport"]),
         .testTarget(name: "KeelRaftTests", dependencies: ["KeelRaft"], exclude: ["testdata"]),
         .testTarget(name: "KeelRaftSimulationTests", dependencies: ["KeelRaftSimulation", "KeelRaft"]),
     ],
