@@ -3,7 +3,7 @@ import PackageDescription
 
 // The module graph of DESIGN.md: dependencies point down only.
 //   CURing, CCRC32C, CFutex ─▶ KeelIO ─▶ KeelWAL, KeelStorage ─▶ keel-bench
-//   KeelStorage ─▶ KeelMVCC (the key space, revision index, watch and lease engines)
+//   KeelStorage ─▶ KeelMVCC (the key space, revision index, watch and lease engines; KeelIO for CRC32C)
 //   KeelRaft (depends on nothing: the pure Raft state machine) ─▶ KeelRaftSimulation ─▶ keel-raft-sim
 // keel-bench links the engines for its `wal`, `storage` and `raft` subcommands (measured on this
 // machine), and LMDB (CLMDB) to compare the storage engine with it; nothing else does.
@@ -51,7 +51,7 @@ let package = Package(
             // checks would otherwise police.
             swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
         ),
-        .target(name: "KeelMVCC", dependencies: ["KeelStorage"]),
+        .target(name: "KeelMVCC", dependencies: ["KeelStorage", "KeelIO"]),
         .target(name: "KeelRaft"),
         .target(name: "KeelRaftSimulation", dependencies: ["KeelRaft"]),
         .executableTarget(
