@@ -65,4 +65,19 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
+
+    /// A uniform draw from 0..<`bound`, computed here rather than by the standard library's
+    /// `random(in:using:)`, whose mapping from generator output to a range no toolchain
+    /// promises to keep: a recorded seed must mean the same election timeouts everywhere.
+    /// Multiply-high with rejection of the biased low products (Lemire, 2019).
+    public mutating func draw(below bound: Int) -> Int {
+        precondition(bound > 0, "an empty range to draw from")
+        let range = UInt64(bound)
+        var product = next().multipliedFullWidth(by: range)
+        if product.low < range {
+            let threshold = (0 &- range) % range
+            while product.low < threshold { product = next().multipliedFullWidth(by: range) }
+        }
+        return Int(product.high)
+    }
 }

@@ -116,7 +116,7 @@ final class Raft {
         lead = .none
         electionElapsed = 0
         heartbeatElapsed = 0
-        randomizedElectionTimeout = config.electionTimeoutTicks + Int.random(in: 0..<config.electionTimeoutTicks, using: &rng)
+        randomizedElectionTimeout = config.electionTimeoutTicks + rng.draw(below: config.electionTimeoutTicks)
         leadTransferee = .none
         tracker.resetVotes()
         tracker.resetAll(next: raftLog.lastIndex.next, selfID: id, selfMatch: raftLog.lastIndex)
