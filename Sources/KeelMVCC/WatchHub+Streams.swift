@@ -44,8 +44,10 @@ extension WatchHub {
             guard let watcher = state.streams[streamID]?.watchers[watchID] else { return false }
             Self.remove(watcher, &state)
             var stream = state.streams.removeValue(forKey: streamID)!
+            // Its undelivered events and progress go; its created response stays ahead of the
+            // canceled one.
             stream.queue.removeAll { response in
-                guard response.watchID == watchID else { return false }
+                guard response.watchID == watchID, response.kind == .events || response.kind == .progress else { return false }
                 stream.queuedEvents -= response.events.count
                 return true
             }
@@ -109,8 +111,11 @@ extension WatchHub {
         response.needsPrevKV = false
     }
 
-    func pendingResponses(of streamID: Int64) -> Int {
-        state.withLock { $0.streams[streamID]?.queue.count ?? 0 }
+    func pending(of streamID: Int64) -> (responses: Int, events: Int) {
+        state.withLock { state in
+            guard let stream = state.streams[streamID] else { return (0, 0) }
+            return (stream.queue.count, stream.queuedEvents)
+        }
     }
 
     func closeStream(_ streamID: Int64) {

@@ -87,7 +87,8 @@ extension WatchHub {
         precondition(events.allSatisfy { $0.kv.modRevision <= through }, "history returned a revision not yet notified")
         for watcher in waiting where watcher.nextRevision <= covered {
             let selected = watcher.select(events)
-            let (count, next) = fit(selected, room: state.streams[watcher.stream]!.eventRoom(), covered: covered)
+            let stream = state.streams[watcher.stream]!
+            let (count, next) = fit(selected, room: stream.eventRoom(), wholeRevisionAnyway: stream.queue.isEmpty, covered: covered)
             if count > 0, let wake = enqueueEvents(Array(selected.prefix(count)), for: watcher, revision: through, &state) {
                 wakeUps.append(wake)
             }
@@ -101,8 +102,10 @@ extension WatchHub {
     }
 
     /// How many of `events` (ordered by revision) fit in `room`, cut between revisions, and the
-    /// revision to resume from: after `covered` when all fit, else the first one left out.
-    static func fit(_ events: [Event], room: Int, covered: Int64) -> (count: Int, next: Int64) {
+    /// revision to resume from: after `covered` when all fit, else the first one left out. With
+    /// `wholeRevisionAnyway` (an empty queue) the first revision goes in whatever its size, so a
+    /// revision larger than the stream's bound still gets through.
+    static func fit(_ events: [Event], room: Int, wholeRevisionAnyway: Bool, covered: Int64) -> (count: Int, next: Int64) {
         if events.count <= room { return (events.count, covered + 1) }
         var count = 0
         var index = 0
@@ -110,7 +113,7 @@ extension WatchHub {
             let revision = events[index].kv.modRevision
             var end = index
             while end < events.count && events[end].kv.modRevision == revision { end += 1 }
-            if end > room { break }
+            if end > room && !(count == 0 && wholeRevisionAnyway) { break }
             count = end
             index = end
         }

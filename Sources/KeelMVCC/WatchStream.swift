@@ -34,7 +34,9 @@ public final class WatchStream: Sendable {
     }
 
     /// Responses waiting in the queue.
-    public var pendingResponses: Int { hub.pendingResponses(of: id) }
+    public var pendingResponses: Int { hub.pending(of: id).responses }
+    /// Events in the responses waiting in the queue.
+    public var pendingEvents: Int { hub.pending(of: id).events }
 
     /// Cancels every watcher and drops the queue; later calls are refused or do nothing.
     public func close() {

@@ -32,9 +32,9 @@ struct WatchStreamState {
         queue.isEmpty || (queue.count < limits.streamResponsesMax && queuedEvents + eventCount <= limits.streamEventsMax)
     }
 
-    /// How many more events fit in one response now (whole revisions are cut by the caller).
+    /// How many more events fit in one response now (whole revisions are cut by the caller,
+    /// who lets one whole revision into an empty queue whatever its size).
     func eventRoom() -> Int {
-        if queue.isEmpty { return Int.max }
         if queue.count >= limits.streamResponsesMax { return 0 }
         return max(0, limits.streamEventsMax - queuedEvents)
     }

@@ -34,12 +34,12 @@ final class LeaseDatabase {
     }
 }
 
-let second: Int64 = 1_000_000_000
-
 @Suite struct LessorTests {
+    let second: Int64 = 1_000_000_000
+
     static func config(minTTL: Int64 = 2) -> LessorConfig {
         var config = LessorConfig(minTTLSeconds: minTTL)
-        config.checkpointIntervalNanoseconds = 10 * second
+        config.checkpointIntervalNanoseconds = 10 * 1_000_000_000
         return config
     }
 
