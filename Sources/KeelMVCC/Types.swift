@@ -114,6 +114,8 @@ public enum MVCCRefusal: Error, Hashable, Sendable, CustomStringConvertible {
     case duplicateKey
     case leaseNotFound(LeaseID)
     case leaseExists(LeaseID)
+    /// A LeaseGrant asked for a TTL above `LessorConfig.ttlSecondsMax`.
+    case leaseTTLTooLarge
     /// A put gave ignore_value or ignore_lease for a key that does not exist.
     case keyNotFound
 
@@ -124,6 +126,7 @@ public enum MVCCRefusal: Error, Hashable, Sendable, CustomStringConvertible {
         case .duplicateKey: "etcdserver: duplicate key given in txn request"
         case .leaseNotFound: "etcdserver: requested lease not found"
         case .leaseExists: "etcdserver: lease already exists"
+        case .leaseTTLTooLarge: "etcdserver: too large lease TTL"
         case .keyNotFound: "etcdserver: key not found"
         }
     }
