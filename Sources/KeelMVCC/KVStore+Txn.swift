@@ -56,16 +56,29 @@ extension KVStore {
         return TxnResponse(revision: 0, succeeded: path.succeeded, responses: responses)
     }
 
-    /// etcd's checkRequestPut along the path, against the key space before the Txn.
+    /// etcd's checkRequestPut along the path, against the key space before the Txn. One case
+    /// goes further than etcd, which panics on it: an ignore_value / ignore_lease put of a key
+    /// that an earlier op of the Txn deleted through a range_end of "\0" (which the duplicate
+    /// check lets through, see `TxnChecks`) is refused with `keyNotFound` too.
     private func putRefusal(_ request: TxnRequest, _ path: TxnPath) -> MVCCRefusal? {
+        var deletedFrom: [[UInt8]] = []
+        return putRefusal(request, path, &deletedFrom)
+    }
+
+    private func putRefusal(_ request: TxnRequest, _ path: TxnPath, _ deletedFrom: inout [[UInt8]]) -> MVCCRefusal? {
         for (position, op) in path.ops(request).enumerated() {
             switch op {
             case .put(let put):
-                if (put.ignoreValue || put.ignoreLease) && builder.get(put.key, atRevision: revision) == nil { return .keyNotFound }
+                if put.ignoreValue || put.ignoreLease {
+                    if builder.get(put.key, atRevision: revision) == nil { return .keyNotFound }
+                    if deletedFrom.contains(where: { RangeOptions.compareBytes($0, put.key) <= 0 }) { return .keyNotFound }
+                }
                 if put.lease != .none && !leaseExists(put.lease) { return .leaseNotFound(put.lease) }
+            case .deleteRange(let delete):
+                if delete.rangeEnd == [0] { deletedFrom.append(delete.key) }
             case .txn(let inner):
-                if let refusal = putRefusal(inner, path.nested[position]!) { return refusal }
-            case .range, .deleteRange:
+                if let refusal = putRefusal(inner, path.nested[position]!, &deletedFrom) { return refusal }
+            case .range:
                 continue
             }
         }

@@ -151,16 +151,26 @@ struct KeySpaceModel {
     }
 
     func refusal(_ request: TxnRequest, puts: Bool) -> MVCCRefusal? {
+        var working = states[Int(current)]
+        return refusal(request, puts: puts, &working)
+    }
+
+    /// Walks the chosen branches in order on a copy of the state, deleting as the Txn will:
+    /// an ignore_value / ignore_lease put must find its key there (Keel refuses where etcd panics).
+    func refusal(_ request: TxnRequest, puts: Bool, _ working: inout State) -> MVCCRefusal? {
         for op in holdsAll(request) ? request.success : request.failure {
             switch op {
             case .put(let put) where puts:
-                if (put.ignoreValue || put.ignoreLease) && states[Int(current)][put.key] == nil { return .keyNotFound }
+                if (put.ignoreValue || put.ignoreLease) && working[put.key] == nil { return .keyNotFound }
                 if put.lease != .none && !leases.contains(put.lease) { return .leaseNotFound(put.lease) }
+                working[put.key] = KeyValue(key: put.key, createRevision: 0, modRevision: 0, version: 0, value: [])
+            case .deleteRange(let delete) where puts:
+                for key in Self.keys(working, delete.key, delete.rangeEnd) { working[key] = nil }
             case .range(let range) where !puts:
                 if range.revision > current { return .futureRevision }
                 if range.revision > 0 && range.revision < compactRevision { return .compacted(compactRevision: compactRevision) }
             case .txn(let inner):
-                if let found = refusal(inner, puts: puts) { return found }
+                if let found = refusal(inner, puts: puts, &working) { return found }
             default:
                 continue
             }
