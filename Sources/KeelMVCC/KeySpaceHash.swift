@@ -16,8 +16,12 @@ public struct KeySpaceHash: Hashable, Sendable {
 extension KVStore {
     /// etcd's HashKV at `revision` (0 or less: the current one): CRC32C of the name `key`, then
     /// of each `key` bucket row's key and value in revision order up to `revision`, skipping
-    /// rows at or below the compact revision that a compaction at `revision` would drop (all
-    /// of them are hashed when no key exists at `revision`, as etcd does). Refusals:
+    /// rows at or below the compact revision that a compaction at `revision` would drop.
+    ///
+    /// Where no key exists at `revision`, etcd hashes every row at or below the compact
+    /// revision that storage still holds, which depends on how far the physical compaction has
+    /// got; Keel hashes the rows that compaction keeps instead (the puts live at the compact
+    /// revision), which is what etcd hashes once its compaction is done. Refusals:
     /// `compacted` below the compact revision, `futureRevision` above the current one. Any
     /// thread; reads every row, so it is slow on a big store.
     public func hashKV(_ revision: Int64) -> Result<KeySpaceHash, MVCCRefusal> {
@@ -25,11 +29,12 @@ extension KVStore {
             if revision > 0 && revision < view.compactRevision { return .failure(.compacted(compactRevision: view.compactRevision)) }
             if revision > view.currentRevision { return .failure(.futureRevision) }
             let at = revision <= 0 ? view.currentRevision : revision
-            let keep = view.index.revisionsKeptForHash(atRevision: at)
             let compact = view.compactRevision
+            var keep = view.index.revisionsKeptForHash(atRevision: at)
+            if keep.isEmpty { keep = view.index.revisionsKeptForHash(atRevision: compact) }
             var hash = CRC32C.checksum(KVStoreSchema.keyBucket)
             Self.forEachRow(from: Revision(main: 0), through: at, view: view, storage: storage) { row, tombstone, value in
-                if row.main <= compact && !keep.isEmpty && !keep.contains(row) { return true }
+                if row.main <= compact && !keep.contains(row) { return true }
                 hash = CRC32C.checksum(row.keyBytes(tombstone: tombstone), continuing: hash)
                 hash = CRC32C.checksum(value, continuing: hash)
                 return true
