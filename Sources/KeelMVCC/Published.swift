@@ -34,6 +34,12 @@ public final class Published<Value: AnyObject & Sendable>: @unchecked Sendable {
     /// Values swapped out and not yet released, each with the epoch its swap began.
     private let retired = Mutex<[(tag: UInt64, value: UInt)]>([])
 
+    #if DEBUG
+    /// Tests only: runs inside `load()` after the pointer is loaded and before it is retained,
+    /// the window reclamation must respect. Set before readers start.
+    var loadWindowHook: (() -> Void)?
+    #endif
+
     public init(_ initial: Value) {
         current = Atomic(UInt(bitPattern: Unmanaged.passRetained(initial).toOpaque()))
         slots = (0..<Self.readerSlotsMax).map { _ in PublishedReaderSlot() }
@@ -53,6 +59,9 @@ public final class Published<Value: AnyObject & Sendable>: @unchecked Sendable {
         let slot = claimSlot()
         slots[slot].epoch.store(epoch.load(ordering: .sequentiallyConsistent), ordering: .sequentiallyConsistent)
         let value = Self.unmanaged(current.load(ordering: .sequentiallyConsistent))
+        #if DEBUG
+        loadWindowHook?()
+        #endif
         // An explicit retain while the slot still protects the value.
         _ = value.retain()
         slots[slot].epoch.store(0, ordering: .sequentiallyConsistent)

@@ -65,6 +65,32 @@ final class CheckedValue: Sendable {
         #expect(counter.count.load(ordering: .sequentiallyConsistent) == 5)
     }
 
+    #if DEBUG
+    /// The writer publishes (and reclaims) while a reader is between loading the pointer and
+    /// retaining it: the value that reader loaded must survive until it holds it.
+    @Test func aValueBeingLoadedIsNotReleasedUnderTheReader() {
+        let counter = DeinitCounter()
+        let published = Published(CheckedValue(serial: 0, counter: counter))
+        var inWindow = false
+        published.loadWindowHook = {
+            guard !inWindow else { return }
+            inWindow = true
+            for serial in 1...3 { published.publish(CheckedValue(serial: serial, counter: counter)) }
+            published.reclaim()
+            #expect(counter.count.load(ordering: .sequentiallyConsistent) == 0)
+        }
+        let value = published.load()
+        #expect(value.serial == 0 && value.isIntact)
+        // Out of the window, the writer lets go of 0, 1 and 2; the reader still holds 0.
+        published.reclaim()
+        #expect(published.retiredCount == 0)
+        #expect(counter.count.load(ordering: .sequentiallyConsistent) == 2)
+        _ = consume value
+        #expect(counter.count.load(ordering: .sequentiallyConsistent) == 3)
+        published.loadWindowHook = nil // it holds `published`
+    }
+    #endif
+
     /// Reader threads load (and read) while the writer publishes 100,000 values: every value a
     /// reader sees is intact, and no reader ever sees an older value than it saw before.
     /// Afterwards every value but the current one has been released, and the current one goes
