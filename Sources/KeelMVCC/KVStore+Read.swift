@@ -1,0 +1,70 @@
+import KeelStorage
+
+extension KVStore {
+    /// etcd's Range (see `RangeOptions` for the rules) at the published state. Any thread; never
+    /// takes a lock.
+    public func range(_ request: RangeRequest) -> Result<RangeResponse, MVCCRefusal> {
+        withSnapshot { view, storage in
+            RangeOptions.evaluate(request, index: view.index, currentRevision: view.currentRevision,
+                                  compactRevision: view.compactRevision) { revision in
+                Self.keyValue(revision, overlay: view.overlay, storage: storage)
+            }
+        }
+    }
+
+    /// Runs `body` with the published view and a storage read transaction that holds every row
+    /// the view's index points to (the reader protocol): the view must still be the published
+    /// one once the read transaction has begun. While it was, compaction had deleted no row it
+    /// can reach (rows go only after a view with the new compact revision is published), and
+    /// its overlay holds every row newer than the commits the read transaction sees.
+    func withSnapshot<Result>(_ body: (KVStoreReadView, ReadTransaction) -> Result) -> Result {
+        while true {
+            let view = published.load()
+            let storage = database.beginRead()
+            defer { storage.end() }
+            if published.load() === view { return body(view, storage) }
+        }
+    }
+
+    /// The put row at `revision`, from the overlay or else from storage. The index pointed at
+    /// it, so its absence (or a row that is not a KeyValue) means the store is broken.
+    static func keyValue(_ revision: Revision, overlay: KVStoreOverlay, storage: ReadTransaction) -> KeyValue {
+        if let row = overlay.row(revision) {
+            precondition(!row.tombstone, "the index points at tombstone row \(revision)")
+            return decodeRow(row.value, revision)
+        }
+        return storage.withValue(KVStoreSchema.keyBucket, revision.keyBytes()) { bytes in
+            guard let bytes else { preconditionFailure("the index points at row \(revision), which storage does not hold") }
+            guard let kv = RowCodec.decode(bytes) else { preconditionFailure("row \(revision) is not a KeyValue") }
+            return kv
+        }
+    }
+
+    static func decodeRow(_ bytes: [UInt8], _ revision: Revision) -> KeyValue {
+        guard let kv = RowCodec.decode(bytes) else { preconditionFailure("row \(revision) is not a KeyValue") }
+        return kv
+    }
+
+    /// Every `key` bucket row from `start` up to main revision `through` in revision order,
+    /// merging storage (rows older than the overlay) and the overlay, until `body` returns
+    /// false. `through` must not exceed the view's revision: storage may hold newer rows.
+    static func forEachRow(from start: Revision, through: Int64, view: KVStoreReadView, storage: ReadTransaction,
+                           _ body: (_ revision: Revision, _ tombstone: Bool, _ value: UnsafeRawBufferPointer) -> Bool) {
+        let overlayStart = view.overlay.firstRevision
+        var going = true
+        if overlayStart.map({ start < $0 }) ?? true {
+            let storageEnd = Revision(main: through + 1)
+            storage.scan(KVStoreSchema.keyBucket, from: start.keyBytes(), to: storageEnd.keyBytes()) { key, value in
+                guard let revision = Revision(keyBytes: key) else { preconditionFailure("a key bucket key that is no revision: \(Array(key))") }
+                if let overlayStart, revision >= overlayStart { return false }
+                going = body(revision, Revision.isTombstone(keyBytes: key), value)
+                return going
+            }
+        }
+        guard going else { return }
+        view.overlay.forEach(from: start) { row in
+            guard row.revision.main <= through else { return false }
+            return row.value.withUnsafeBytes { body(row.revision, row.tombstone, $0) }
+        }
+    }
+}

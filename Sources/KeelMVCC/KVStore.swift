@@ -1,0 +1,158 @@
+import KeelStorage
+
+/// How a key space batches and paces its work.
+public struct KVStoreOptions: Sendable {
+    /// The B+tree is committed once this many rows (puts, tombstones, compaction deletes) are
+    /// pending, or on `flush()`: each commit syncs twice, and the WAL already made the writes
+    /// durable.
+    public var commitRowsMax = 10_000
+    /// Keys one `compactStep()` visits in the index.
+    public var compactionKeysPerStep = 1_000
+    /// Rows one `compactStep()` visits in the B+tree.
+    public var compactionRowsPerStep = 1_000
+
+    public init() {}
+}
+
+/// etcd's key space (its mvcc store) over a KeelStorage database: every change makes a new
+/// revision; older revisions stay readable until compacted.
+///
+/// Threads: one writer (the apply loop) calls the write methods (`put`, `deleteRange`, `txn`,
+/// `deleteKeys`, `compact`, `compactStep`, `recordApplied`, `flush`, `hash`, `close`); any
+/// thread calls the read methods (`range`, `hashKV`, `events`, `previous`, `currentRevision`,
+/// `compactRevision`) at any time, without a lock. Every write publishes a new read view before
+/// it returns, so a read that starts afterwards sees it; no read ever sees part of a write.
+///
+/// Rows go into the `key` bucket keyed by `Revision.keyBytes(tombstone:)`, each a KeyValue in
+/// protobuf encoding (`RowCodec`). The B+tree write transaction stays open across writes and is
+/// committed every `commitRowsMax` rows or on `flush()`; until then the rows also live in the
+/// published view's overlay, where readers find them.
+public final class KVStore: @unchecked Sendable {
+    // Sendable: readers touch only `database` and `published`; everything else belongs to the
+    // one writer thread.
+    public let database: Database
+    let options: KVStoreOptions
+    let published: Published<KVStoreReadView>
+
+    // MARK: Writer state
+
+    var builder: IndexBuilder
+    /// The rows since the last B+tree commit, as the next view will carry them.
+    var overlay = KVStoreOverlay()
+    /// The open B+tree write transaction; nil between a commit and the next write.
+    var transaction: WriteTransaction?
+    /// Rows changed in `transaction` since it began.
+    var pendingRows = 0
+    var revision: Int64
+    var compactedRevision: Int64
+    /// The raft entry the latest write applied.
+    public internal(set) var consistentIndex: ConsistentIndex
+    /// A compaction whose index or rows are not all done yet.
+    var compaction: KVStoreCompaction?
+    /// Whether a lease exists (the lessor's answer); a put naming a lease it does not know is
+    /// refused with `leaseNotFound`. Until set, every lease is unknown.
+    public var leaseExists: (LeaseID) -> Bool = { _ in false }
+    /// Every live key that carries a lease, as found by the last open, in key order: for the
+    /// lessor to attach.
+    public internal(set) var leasesAtOpen: [(key: [UInt8], lease: LeaseID)] = []
+
+    /// Opens the key space in `database`: creates the buckets on first use, rebuilds the index
+    /// from the `key` bucket, restores the revision, compact revision and consistent index, and
+    /// resumes a compaction a crash interrupted (`compactStep()` finishes it).
+    public init(database: Database, options: KVStoreOptions = KVStoreOptions()) throws(StorageError) {
+        precondition(options.commitRowsMax > 0 && options.compactionKeysPerStep > 0 && options.compactionRowsPerStep > 0)
+        self.database = database
+        self.options = options
+        let restored = try Self.restore(database)
+        builder = restored.builder
+        revision = restored.currentRevision
+        compactedRevision = restored.compactRevision
+        consistentIndex = restored.consistentIndex
+        leasesAtOpen = restored.leases
+        if let scheduled = restored.unfinishedCompaction {
+            compaction = KVStoreCompaction(revision: scheduled)
+        }
+        published = Published(KVStoreReadView(index: builder.freeze(), overlay: KVStoreOverlay(),
+                                              currentRevision: revision, compactRevision: compactedRevision))
+    }
+
+    // MARK: Reading the state (any thread)
+
+    /// The revision of the last write that changed something.
+    public var currentRevision: Int64 { published.load().currentRevision }
+
+    /// The revision the history is compacted to: reads below it are refused.
+    public var compactRevision: Int64 { published.load().compactRevision }
+
+    /// True while a compaction has index entries or rows left to drop (see `compactStep()`).
+    public var compactionPending: Bool { compaction != nil }
+
+    // MARK: Committing (writer)
+
+    /// Commits the B+tree now, with every row and the consistent index applied so far.
+    public func flush() throws(StorageError) {
+        try commit()
+        publish()
+    }
+
+    /// Flushes and ends writing; the database stays open (its owner closes it). Readers must be
+    /// done with the store.
+    public func close() throws(StorageError) {
+        try flush()
+    }
+
+    /// Drops the B+tree changes since the last commit, as a crash would (the tests' crash).
+    /// The store must not be used afterwards: reopen it from the database.
+    func discardUncommitted() {
+        transaction?.rollback()
+        transaction = nil
+    }
+
+    /// The open B+tree write transaction, begun if there is none. Other buckets (`lease`,
+    /// `members`, `auth`, `alarm`) may be written through it: their changes commit with the key
+    /// space's next commit, under the same consistent index.
+    public func storageTransaction() throws(StorageError) -> WriteTransaction {
+        if let transaction { return transaction }
+        let begun = try database.beginWrite()
+        transaction = begun
+        return begun
+    }
+
+    /// Commits when enough rows are pending.
+    func commitIfDue() throws(StorageError) {
+        if pendingRows >= options.commitRowsMax { try commit() }
+    }
+
+    /// Commits the open write transaction and drops the overlay rows it made durable. The next
+    /// `publish()` hands readers the smaller overlay; until then they hold the old one, whose
+    /// rows the commit only duplicated.
+    func commit() throws(StorageError) {
+        guard let transaction else { return }
+        self.transaction = nil
+        pendingRows = 0
+        try transaction.commit()
+        overlay.removeAll()
+    }
+
+    /// Publishes the writer's state as the new read view.
+    func publish() {
+        published.publish(KVStoreReadView(index: builder.freeze(), overlay: overlay,
+                                          currentRevision: revision, compactRevision: compactedRevision))
+    }
+
+    /// Records that the raft entry `applied` was applied: in the `meta` bucket of the open
+    /// write transaction, committed with the changes it covers.
+    func record(_ applied: ConsistentIndex) throws(StorageError) {
+        let transaction = try storageTransaction()
+        try transaction.put(KVStoreSchema.metaBucket, KVStoreSchema.consistentIndexKey, KVStoreSchema.encode(applied.index))
+        try transaction.put(KVStoreSchema.metaBucket, KVStoreSchema.termKey, KVStoreSchema.encode(applied.term))
+        consistentIndex = applied
+    }
+
+    /// Records a raft entry that changes no key (a lease grant, a member change, a refused
+    /// request), so that a restart does not apply it again.
+    public func recordApplied(_ applied: ConsistentIndex) throws(StorageError) {
+        try record(applied)
+        try commitIfDue()
+    }
+}

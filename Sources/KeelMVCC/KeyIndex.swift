@@ -1,0 +1,172 @@
+/// Every revision the index still holds for one key, in generations (etcd's keyIndex).
+///
+/// A generation starts with the put that creates (or re-creates) the key and ends with the
+/// tombstone that deletes it; the last generation is open while the key is live, and empty
+/// after a tombstone until the next put. The version of a key at a revision is the number of
+/// puts of its generation up to that revision, counting those compaction has dropped.
+///
+/// Stored flat, since most keys have one generation and few revisions: every held revision
+/// ascending in one array, the positions of tombstones in another (empty for most keys), and
+/// what compaction took from the oldest generation (its creation, its dropped puts).
+public struct KeyIndex: Sendable, Hashable {
+    public let key: [UInt8]
+    /// Every revision held, puts and tombstones, ascending. Never empty.
+    public private(set) var revisions: [Revision]
+    /// Positions in `revisions` of the tombstones, ascending: each ends a generation.
+    private var tombstones: [Int]
+    /// When the oldest held generation was created: its first put, which compaction may have
+    /// dropped. Main revision 0 when unknown (restored from a lone tombstone).
+    private var oldestCreated: Revision
+    /// Puts of the oldest held generation that compaction dropped (or that a restore skipped).
+    private var oldestDroppedPuts: Int64
+
+    /// A key's first put.
+    public init(key: [UInt8], created: Revision) {
+        self.key = key
+        revisions = [created]
+        tombstones = []
+        oldestCreated = created
+        oldestDroppedPuts = 0
+    }
+
+    /// A key rebuilt from the oldest row storage holds for it: a put that is the `version`-th
+    /// of a generation created at `created`, or a lone tombstone (whose generation's start
+    /// compaction dropped).
+    public init(restoring key: [UInt8], _ revision: Revision, tombstone: Bool, created: Revision, version: Int64) {
+        precondition(tombstone || (version >= 1 && created <= revision), "restore \(revision) created \(created) version \(version)")
+        self.key = key
+        revisions = [revision]
+        tombstones = tombstone ? [0] : []
+        oldestCreated = tombstone ? Revision(main: 0) : created
+        oldestDroppedPuts = tombstone ? 0 : version - 1
+    }
+
+    /// The newest revision held, put or tombstone.
+    public var modified: Revision { revisions[revisions.count - 1] }
+
+    /// True when the last generation is open: the key exists at `modified`.
+    public var isLive: Bool { tombstones.last != revisions.count - 1 }
+
+    /// Adds a put: the next one of the open generation, or the first of a new one after a
+    /// tombstone. `revision` must be above `modified`.
+    public mutating func put(_ revision: Revision) {
+        precondition(revision > modified, "put \(revision) not above modified \(modified) for key \(key)")
+        revisions.append(revision)
+    }
+
+    /// Ends the open generation with a tombstone at `revision` (above `modified`). Returns
+    /// false, changing nothing, when the key is not live.
+    public mutating func tombstone(_ revision: Revision) -> Bool {
+        guard isLive else { return false }
+        precondition(revision > modified, "tombstone \(revision) not above modified \(modified) for key \(key)")
+        revisions.append(revision)
+        tombstones.append(revisions.count - 1)
+        return true
+    }
+
+    /// The key as of main revision `atRevision`: its newest revision at or below it, when its
+    /// generation was created, and its version. Nil when the key did not exist then (before
+    /// its creation, deleted, or compacted away).
+    @inline(__always)
+    public func get(atRevision: Int64) -> (modified: Revision, created: Revision, version: Int64)? {
+        let position = lastPosition(atOrBelow: atRevision)
+        guard position >= 0 else { return nil }
+        if tombstones.isEmpty {
+            return (revisions[position], oldestCreated, Int64(position + 1) + oldestDroppedPuts)
+        }
+        let (start, isTombstone) = generation(of: position)
+        if isTombstone { return nil }
+        if start == 0 { return (revisions[position], oldestCreated, Int64(position + 1) + oldestDroppedPuts) }
+        return (revisions[position], revisions[start], Int64(position - start + 1))
+    }
+
+    /// The revisions with main revision at or above `since`, ascending; where several share a
+    /// main revision only the last (largest sub) is given, as etcd's keyIndex.since does.
+    public func revisions(since: Int64) -> [Revision] {
+        var result: [Revision] = []
+        for revision in revisions where revision.main >= since {
+            if let last = result.last, last.main == revision.main {
+                result[result.count - 1] = revision
+            } else {
+                result.append(revision)
+            }
+        }
+        return result
+    }
+
+    /// True when the revision at `position` in `revisions` is a tombstone.
+    public func isTombstone(at position: Int) -> Bool {
+        generation(of: position).isTombstone
+    }
+
+    /// The position of the last revision with main revision at or below `main`; -1 if none.
+    @inline(__always)
+    private func lastPosition(atOrBelow main: Int64) -> Int {
+        revisions.withUnsafeBufferPointer { revisions in
+            var low = 0
+            var high = revisions.count
+            while low < high {
+                let middle = (low + high) >> 1
+                if revisions[middle].main <= main { low = middle + 1 } else { high = middle }
+            }
+            return low - 1
+        }
+    }
+
+    /// Where the generation holding `position` starts in `revisions`, and whether the revision
+    /// at `position` is that generation's tombstone.
+    private func generation(of position: Int) -> (start: Int, isTombstone: Bool) {
+        // The first tombstone at or after the position ends its generation; the one before it
+        // ended the previous generation.
+        var low = 0
+        var high = tombstones.count
+        while low < high {
+            let middle = (low + high) >> 1
+            if tombstones[middle] < position { low = middle + 1 } else { high = middle }
+        }
+        let start = low == 0 ? 0 : tombstones[low - 1] + 1
+        return (start, low < tombstones.count && tombstones[low] == position)
+    }
+}
+
+extension KeyIndex {
+    /// What compaction at main revision `atRevision` does to this key (etcd's doCompact): it
+    /// keeps the generation alive at `atRevision` or, if none, the first one after it (the
+    /// key's last generation when none is), drops every older generation, and inside the kept
+    /// generation drops the revisions before the newest one at or below `atRevision`. A
+    /// tombstone at exactly `atRevision` stays, so a watch from there still sees the delete.
+    ///
+    /// Returns how many of the oldest revisions go: all of them when the key goes. The
+    /// revisions left with main revision at or below `atRevision` are the ones compaction
+    /// keeps in storage.
+    public func compaction(atRevision: Int64) -> Int {
+        // The kept generation ends with the first tombstone at or above the compaction.
+        var end = revisions.count - 1
+        var start = tombstones.last.map { $0 + 1 } ?? 0
+        for (ordinal, tombstone) in tombstones.enumerated() where revisions[tombstone].main >= atRevision {
+            end = tombstone
+            start = ordinal == 0 ? 0 : tombstones[ordinal - 1] + 1
+            break
+        }
+        guard start <= end else { return start }
+        let position = lastPosition(atOrBelow: atRevision)
+        return position >= start ? min(position, end) : start
+    }
+
+    /// Drops the `count` oldest revisions, keeping what versions and creations of the rest
+    /// depend on. `count` must leave at least one revision.
+    public mutating func dropOldest(_ count: Int) {
+        precondition(count >= 0 && count < revisions.count, "drop \(count) of \(revisions.count) revisions")
+        guard count > 0 else { return }
+        let (start, _) = generation(of: count)
+        if start == 0 {
+            // Still the oldest generation: only puts went.
+            oldestDroppedPuts += Int64(count)
+        } else {
+            oldestCreated = revisions[start]
+            oldestDroppedPuts = Int64(count - start)
+        }
+        revisions.removeFirst(count)
+        tombstones = tombstones.compactMap { $0 >= count ? $0 - count : nil }
+    }
+}
