@@ -32,6 +32,12 @@ public struct PersistentMap<Value>: @unchecked Sendable {
         root?.find(key)
     }
 
+    /// Calls `body` on the value of `key` in place (no copy); nil when `key` is absent.
+    @inline(__always)
+    public func withValue<Result>(_ key: [UInt8], _ body: (borrowing Value) -> Result) -> Result? {
+        root?.withValue(key, body)
+    }
+
     /// Visits the entries with keys at or above `lowerBound` (every entry when nil) in
     /// ascending key order, until `body` returns false. Returns false when `body` stopped it.
     @discardableResult
@@ -62,11 +68,29 @@ public struct PersistentMap<Value>: @unchecked Sendable {
 
 extension PersistentMapNode {
     func find(_ key: [UInt8]) -> Value? {
-        var node = self
-        while !node.isLeaf { node = node.children[node.childIndex(key)] }
-        let index = node.lowerBound(key)
-        guard index < node.keys.count, compareKeyBytes(node.keys[index], key) == 0 else { return nil }
-        return node.values[index]
+        withValue(key) { $0 }
+    }
+
+    /// Calls `body` on the value of `key` where it lies, without copying it (a copy retains
+    /// every reference it holds: cache misses on a large tree); nil when `key` is absent.
+    @inline(__always)
+    func withValue<Result>(_ key: [UInt8], _ body: (borrowing Value) -> Result) -> Result? {
+        // The caller's reference to this node keeps the whole subtree alive: walk it unretained.
+        var node = Unmanaged.passUnretained(self)
+        while true {
+            let next: Unmanaged<PersistentMapNode<Value>>? = node._withUnsafeGuaranteedRef { node in
+                if node.isLeaf { return nil }
+                let index = node.childIndex(key)
+                return node.children.withUnsafeBufferPointer { Unmanaged.passUnretained($0[index]) }
+            }
+            guard let next else { break }
+            node = next
+        }
+        return node._withUnsafeGuaranteedRef { leaf in
+            let index = leaf.lowerBound(key)
+            guard index < leaf.keys.count, compareKeyBytes(leaf.keys[index], key) == 0 else { return nil }
+            return leaf.values.withUnsafeBufferPointer { body($0[index]) }
+        }
     }
 
     func ascend(from lowerBound: [UInt8]?, _ body: (_ key: [UInt8], _ value: Value) -> Bool) -> Bool {
@@ -104,6 +128,12 @@ extension PersistentMapNode {
         for (a, b) in zip(keys, keys.dropFirst()) { precondition(compareKeyBytes(a, b) < 0, "keys out of order") }
         if let lower, let first = keys.first { precondition(compareKeyBytes(first, lower) >= 0, "key below its separator") }
         if let upper, let last = keys.last { precondition(compareKeyBytes(last, upper) < 0, "key at or above its separator") }
+        precondition(searchWords.count == keys.count, "search words out of date")
+        for (index, key) in keys.enumerated() {
+            precondition(key.count >= sharedPrefixCount && key.prefix(sharedPrefixCount) == keys[0].prefix(sharedPrefixCount)
+                         && key.withUnsafeBufferPointer { Self.word($0, at: sharedPrefixCount) } == searchWords[index],
+                         "search words out of date")
+        }
         if isLeaf {
             precondition(leafDepth == nil || leafDepth == depth, "leaves at depths \(leafDepth!) and \(depth)")
             leafDepth = depth

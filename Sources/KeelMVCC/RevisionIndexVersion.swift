@@ -30,7 +30,7 @@ public struct IndexVersion: Sendable {
     /// generation's creation and its version; nil when it did not exist then.
     @inline(__always)
     public func get(_ key: [UInt8], atRevision: Int64) -> (modified: Revision, created: Revision, version: Int64)? {
-        map.get(key)?.get(atRevision: atRevision)
+        map.withValue(key) { $0.get(atRevision: atRevision) } ?? nil
     }
 
     /// The keys of the range (see the type's rules) that exist at `atRevision`, in ascending
