@@ -5,7 +5,7 @@ import PackageDescription
 //   CURing, CCRC32C, CFutex ─▶ KeelIO ─▶ KeelWAL, KeelStorage ─▶ keel-bench
 //   KeelStorage ─▶ KeelMVCC (the key space, revision index, watch and lease engines; KeelIO for CRC32C)
 //   KeelRaft (depends on nothing: the pure Raft state machine) ─▶ KeelRaftSimulation ─▶ keel-raft-sim
-// keel-bench links the engines for its `wal`, `storage` and `raft` subcommands (measured on this
+// keel-bench links the engines for its `wal`, `storage`, `mvcc` and `raft` subcommands (measured on this
 // machine), and LMDB (CLMDB) to compare the storage engine with it; nothing else does.
 
 let jemalloc: Target.Dependency = "CJemalloc"
@@ -61,7 +61,7 @@ let package = Package(
         .executableTarget(
             name: "KeelBench",
             dependencies: [
-                "KeelIO", "KeelWAL", "KeelStorage", "KeelRaft", "CLMDB", jemalloc,
+                "KeelIO", "KeelWAL", "KeelStorage", "KeelMVCC", "KeelRaft", "CLMDB", jemalloc,
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
