@@ -9,7 +9,8 @@
 public protocol EventHistory: AnyObject, Sendable {
     /// The newest revision applied (and published).
     var currentRevision: Int64 { get }
-    /// The revision of the last compaction (0: none). Events at or below it may be gone.
+    /// The revision of the last compaction (0: none). Events below it may be gone; those of
+    /// the compact revision itself are all kept.
     var compactRevision: Int64 { get }
 
     /// The events with main revision in `[from, through]` on keys in `[key, end)`, in revision
@@ -20,8 +21,9 @@ public protocol EventHistory: AnyObject, Sendable {
     /// - Whole revisions only: after the revision at which the count reaches `eventsMax`, stop
     ///   (so one revision with more events than `eventsMax` still comes whole).
     /// - `prevKV` may be nil (the watch engine fills it through `previous` when asked for).
-    /// - `.failure(.compacted(compactRevision:))` when `from <= compactRevision` at the version
-    ///   read: a compaction has or may have dropped some of those events.
+    /// - `.failure(.compacted(compactRevision:))` when `from < compactRevision` at the version
+    ///   read: a compaction has or may have dropped some of those events. (etcd's rule: a
+    ///   watch may start at the compact revision.)
     /// - `through` is at most `currentRevision` of the version read; callers never ask beyond
     ///   what the apply path has notified.
     func events(from: Int64, through: Int64, key: [UInt8], end: [UInt8]?, eventsMax: Int) -> Result<[Event], MVCCRefusal>

@@ -5,10 +5,12 @@ extension KVStore {
     /// Range: nil or empty, the one key; `[0]`, every key from `key`), in revision order, whole
     /// revisions only: it stops after the revision at which the count reaches `eventsMax`.
     /// `through` is cut to the current revision. Events carry no `prevKV`. Refused with
-    /// `compacted` when `from` is at or below the compact revision. Any thread.
+    /// `compacted` when `from` is below the compact revision. From the compact revision itself
+    /// the events are whole: compaction keeps every row of that revision, tombstones included
+    /// (the index keeps them; see `KeyIndex.compaction`). Any thread.
     public func events(from: Int64, through: Int64, key: [UInt8], end: [UInt8]?, eventsMax: Int) -> Result<[Event], MVCCRefusal> {
         withSnapshot { view, storage in
-            if from <= view.compactRevision { return .failure(.compacted(compactRevision: view.compactRevision)) }
+            if from < view.compactRevision { return .failure(.compacted(compactRevision: view.compactRevision)) }
             let last = min(through, view.currentRevision)
             var events: [Event] = []
             guard from <= last else { return .success(events) }

@@ -15,7 +15,7 @@ extension WatchHub {
             state.streams[streamID]!.watchers[id] = watcher
             let created = WatchResponse(watchID: id, kind: .created, revision: state.revision)
             if let wake = state.streams[streamID]!.enqueue(created) { wakeUps.append(wake) }
-            if start <= compactRevision {
+            if start < compactRevision {
                 Self.compacted(watcher, compactRevision: compactRevision, &state, &wakeUps)
             } else if start > state.revision {
                 Self.addSynced(watcher, &state)

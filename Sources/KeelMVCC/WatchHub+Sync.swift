@@ -42,7 +42,7 @@ extension WatchHub {
     }
 
     /// Picks the round's watchers, going around the unsynced set from where the last round
-    /// stopped. Watchers at or below the compact revision are ended here; watchers already at the
+    /// stopped. Watchers below the compact revision are ended here; watchers already at the
     /// hub's revision (a future start after `historyReplaced`) join the synced set directly.
     private static func chooseJobs(watchersMax: Int, compactRevision: Int64, _ state: inout State,
                                    _ wakeUps: inout [@Sendable () -> Void]) -> [SyncJob] {
@@ -52,7 +52,7 @@ extension WatchHub {
         for offset in serials.indices where jobs.count < watchersMax {
             let watcher = state.unsynced[serials[(start + offset) % serials.count]]!
             state.syncCursor = watcher.serial
-            if watcher.nextRevision <= compactRevision {
+            if watcher.nextRevision < compactRevision {
                 compacted(watcher, compactRevision: compactRevision, &state, &wakeUps)
             } else if watcher.nextRevision > state.revision {
                 addSynced(watcher, &state)
@@ -76,7 +76,7 @@ extension WatchHub {
         case .success(let found): events = found
         case .failure(.compacted(let compactRevision)):
             // A compaction overtook the read: those it left behind end, the others read again.
-            for watcher in waiting where watcher.nextRevision <= compactRevision {
+            for watcher in waiting where watcher.nextRevision < compactRevision {
                 compacted(watcher, compactRevision: compactRevision, &state, &wakeUps)
             }
             return

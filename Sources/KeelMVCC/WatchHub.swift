@@ -10,7 +10,8 @@ import Synchronization
 ///   delivers, and moves a watcher back to the synced set once it has reached the hub's
 ///   revision (revisions applied during the read are read in the next round).
 /// - Per watcher: events in revision order, each revision once and whole, no gap; a watcher that
-///   needs a compacted revision gets a compacted response and is canceled.
+///   needs a revision below the compact revision gets a compacted response and is canceled
+///   (etcd's rule; the compact revision's own events are all kept).
 ///
 /// Thread-safety: one `Mutex` over the whole state. `notify` runs on the apply thread and
 /// holds it only to match keys and append to queues; `create`, `cancel`, `take` and

@@ -207,7 +207,7 @@ struct KeySpaceModel {
 
     /// etcd's watch history over the model.
     func history(from: Int64, through: Int64, key: [UInt8], end: [UInt8]?, eventsMax: Int) -> Result<[Event], MVCCRefusal> {
-        if from <= compactRevision { return .failure(.compacted(compactRevision: compactRevision)) }
+        if from < compactRevision { return .failure(.compacted(compactRevision: compactRevision)) }
         var found: [Event] = []
         var revision = from
         while revision <= min(through, current) && found.count < eventsMax {

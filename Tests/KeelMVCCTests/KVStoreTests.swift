@@ -137,9 +137,32 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
         }
         storage.end()
         #expect(rows == [3, 4, 5])
-        #expect(fixture.store.events(from: 3, through: 5, key: bytes("k"), end: nil, eventsMax: 10) == .failure(.compacted(compactRevision: 3)))
-        #expect((try? fixture.store.events(from: 4, through: 5, key: bytes("k"), end: nil, eventsMax: 10).get())?.map(\.kv.version) == [4, 5])
+        // etcd's rule: history from the compact revision itself is still whole.
+        #expect(fixture.store.events(from: 2, through: 5, key: bytes("k"), end: nil, eventsMax: 10) == .failure(.compacted(compactRevision: 3)))
+        #expect((try? fixture.store.events(from: 3, through: 5, key: bytes("k"), end: nil, eventsMax: 10).get())?.map(\.kv.version) == [3, 4, 5])
         #expect(fixture.store.previous(bytes("k"), before: 5)?.version == 4)
+    }
+
+    /// A deletion at exactly the compact revision stays in history (a watch may start there),
+    /// and the key stays absent at and after it, through a reopen that rebuilds the index.
+    @Test func deletionAtTheCompactRevisionStaysInHistory() throws {
+        let fixture = try StoreFixture()
+        try fixture.put("k", "1")
+        try fixture.put("j", "1")
+        _ = try fixture.store.deleteRange(DeleteRangeRequest(key: bytes("k")), applying: fixture.next())
+        try fixture.put("j", "2")
+        #expect(try fixture.store.compact(3, applying: fixture.next()) == .success(CompactResponse(revision: 4)))
+        try fixture.store.finishCompaction()
+        try fixture.store.flush()
+        let events = try fixture.store.events(from: 3, through: 4, key: bytes("a"), end: [0], eventsMax: 10).get()
+        #expect(events.map(\.kind) == [.delete, .put])
+        #expect(events.map(\.kv.modRevision) == [3, 4])
+        #expect(fixture.get("k", revision: 3) == nil)
+        try fixture.reopen(crash: false)
+        let reopened = fixture.store
+        #expect(try reopened.events(from: 3, through: 4, key: bytes("k"), end: nil, eventsMax: 10).get().map(\.kind) == [.delete])
+        #expect(try reopened.range(RangeRequest(key: bytes("k"))).get().kvs.isEmpty)
+        #expect(try reopened.range(RangeRequest(key: bytes("j"), revision: 3)).get().kvs.map(\.value) == [bytes("1")])
     }
 
     @Test func duplicateKeysInTxnAreRefusedAsEtcdDoes() {

@@ -68,17 +68,18 @@ import Testing
         #expect(hub.unsyncedCount == 0)
     }
 
+    /// etcd's rule: a start below the compact revision is compacted; a start at it is served.
     @Test func compactedStartIsToldAndCanceled() {
         let history = WatchModelHistory()
         let hub = WatchHub(history: history)
         for _ in 0..<5 { Self.put(history, hub, "k") }
         history.compact(3)
         let stream = hub.openStream {}
+        _ = stream.create(WatchCreateRequest(key: Array("k".utf8), startRevision: 2))
         _ = stream.create(WatchCreateRequest(key: Array("k".utf8), startRevision: 3))
-        _ = stream.create(WatchCreateRequest(key: Array("k".utf8), startRevision: 4))
         hub.syncUnsynced(eventsMax: 10)
         let responses = stream.take(max: 10)
         #expect(responses.map(\.kind) == [.created, .compacted(compactRevision: 3), .created, .events])
-        #expect(responses[3].events.map(\.kv.modRevision) == [4, 5])
+        #expect(responses[3].events.map(\.kv.modRevision) == [3, 4, 5])
     }
 }

@@ -48,7 +48,7 @@ final class WatchModelHistory: EventHistory {
 
     func events(from: Int64, through: Int64, key: [UInt8], end: [UInt8]?, eventsMax: Int) -> Result<[Event], MVCCRefusal> {
         contents.withLock { contents in
-            if from <= contents.compactRevision { return .failure(.compacted(compactRevision: contents.compactRevision)) }
+            if from < contents.compactRevision { return .failure(.compacted(compactRevision: contents.compactRevision)) }
             precondition(through < contents.revisions.count)
             let range = WatchKeyRange(key: key, end: end)
             var found: [Event] = []
@@ -295,7 +295,7 @@ extension WatchModelTests {
                 #expect(delivered.count == expected.count, "\(label): \(delivered.count) of \(expected.count) events delivered")
             case .compacted(let compactRevision):
                 let next = delivered.last.map { $0.kv.modRevision + 1 } ?? tracked.start
-                #expect(next <= compactRevision && compactRevision <= finalCompact, "\(label): compacted at \(compactRevision), next \(next)")
+                #expect(next < compactRevision && compactRevision <= finalCompact, "\(label): compacted at \(compactRevision), next \(next)")
             default:
                 #expect(tracked.canceledByTest, "\(label): canceled by the engine")
             }
