@@ -151,6 +151,11 @@ public final class Lessor: Sendable {
         }
     }
 
+    /// Whether lease `id` exists (a put naming it may attach to it).
+    public func contains(_ id: LeaseID) -> Bool {
+        state.withLock { $0.leases[id] != nil }
+    }
+
     /// LeaseLeases: every lease id, ascending.
     public func leases() -> [LeaseID] {
         state.withLock { $0.leases.keys.sorted() }
