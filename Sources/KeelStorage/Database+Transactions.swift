@@ -168,25 +168,11 @@ extension Database {
     private func spill(_ node: Node, txid: TxID, writes: inout PageWrites, isRoot: Bool) -> [(key: NodeBytes, page: PageID)] {
         if let origin = node.origin { freelist.release(origin.page, count: origin.pages, by: txid) }
         if !node.isLeaf {
-            var keys: [NodeBytes] = []
-            var children: [PageID] = []
-            for i in node.children.indices {
-                if let child = node.childNodes[i] {
-                    for piece in spill(child, txid: txid, writes: &writes, isRoot: false) {
-                        keys.append(piece.key)
-                        children.append(piece.page)
-                    }
-                } else {
-                    keys.append(node.keys[i])
-                    children.append(node.children[i])
-                }
-            }
-            node.keys = keys
-            node.children = children
-            node.childNodes = [Node?](repeating: nil, count: children.count)
+            spillChildren(node, txid: txid, writes: &writes)
             // A root left with one child is replaced by it: the tree gets shorter.
-            if isRoot && children.count == 1 { return [(keys[0], children[0])] }
+            if isRoot && node.children.count == 1 { return [(node.keys[0], node.children[0])] }
         }
+        node.assertImageSpace()
         if let image = node.image {
             // Edited in place and still one page: written out as it is, under its new id.
             guard image.count > 0 else { return [] }
@@ -205,6 +191,46 @@ extension Database {
             result.append((node.keys[run.lowerBound], page))
         }
         return result
+    }
+
+    /// Spills a branch's children in memory and points the branch at their new pages. A
+    /// child that went to one page is updated in place; the arrays are rebuilt only from the
+    /// first child that split or vanished.
+    private func spillChildren(_ node: Node, txid: TxID, writes: inout PageWrites) {
+        var keys: [NodeBytes] = []
+        var children: [PageID] = []
+        var rebuilding = false
+        for i in node.children.indices {
+            guard let child = node.childNodes[i] else {
+                if rebuilding {
+                    keys.append(node.keys[i])
+                    children.append(node.children[i])
+                }
+                continue
+            }
+            node.childNodes[i] = nil
+            let pieces = spill(child, txid: txid, writes: &writes, isRoot: false)
+            if !rebuilding && pieces.count == 1 {
+                node.keys[i] = pieces[0].key
+                node.children[i] = pieces[0].page
+                continue
+            }
+            if !rebuilding {
+                rebuilding = true
+                keys.reserveCapacity(node.keys.count + pieces.count)
+                children.reserveCapacity(node.keys.count + pieces.count)
+                keys.append(contentsOf: node.keys[..<i])
+                children.append(contentsOf: node.children[..<i])
+            }
+            for piece in pieces {
+                keys.append(piece.key)
+                children.append(piece.page)
+            }
+        }
+        guard rebuilding else { return }
+        node.keys = keys
+        node.children = children
+        node.childNodes = [Node?](repeating: nil, count: children.count)
     }
 
     func writeMeta(_ next: Meta) throws(IOError) {

@@ -31,40 +31,46 @@ struct LeafImage {
 
     private var tableEnd: Int { element(count) }
 
-    /// The lowest offset any element's data starts at (`bytes` when there is none).
-    func lowestData() -> Int {
-        var lowest = bytes
-        for i in 0..<count { lowest = min(lowest, u32(element(i) + 4)) }
-        return lowest
+    /// Where the data starts and how much of the page is live; kept by the image's owner
+    /// across edits, so that no edit has to scan the page for them.
+    struct Space {
+        /// The lowest offset any element's data starts at (`bytes` when there is none).
+        var lower: Int
+        /// Header, table and live keys and values: what the page would take compacted.
+        var live: Int
     }
 
-    /// Header, table and live keys and values: what the page would take compacted.
-    func liveBytes() -> Int {
-        var total = tableEnd
-        for i in 0..<count { total += u32(element(i) + 8) + u32(element(i) + 12) }
-        return total
+    /// Scans the page for its `Space` (once, when the copy is made).
+    func measure() -> Space {
+        var space = Space(lower: bytes, live: tableEnd)
+        for i in 0..<count {
+            let e = element(i)
+            space.lower = min(space.lower, u32(e + 4))
+            space.live += u32(e + 8) + u32(e + 12)
+        }
+        return space
     }
 
     /// Makes element `index` (the others shift up) hold `key` and `value`, when the page has
-    /// room for them; `lower` is the lowest data offset, kept by the caller. False (nothing
-    /// changed) when they do not fit even compacted.
-    func insert(at index: Int, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, flags: UInt32, lower: inout Int) -> Bool {
+    /// room for them. False (nothing changed) when they do not fit even compacted.
+    func insert(at index: Int, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, flags: UInt32, space: inout Space) -> Bool {
         let data = key.count + value.count
         guard count < Int(UInt16.max) else { return false }
-        if lower - tableEnd < PageLayout.elementBytes + data {
-            guard liveBytes() + PageLayout.elementBytes + data <= bytes else { return false }
-            compact(lower: &lower)
+        if space.lower - tableEnd < PageLayout.elementBytes + data {
+            guard space.live + PageLayout.elementBytes + data <= bytes else { return false }
+            compact(&space)
         }
         let e = element(index)
         memmove(base + e + PageLayout.elementBytes, base + e, tableEnd - e)
         count += 1
-        write(at: e, key: key, value: value, flags: flags, lower: &lower)
+        write(at: e, key: key, value: value, flags: flags, lower: &space.lower)
+        space.live += PageLayout.elementBytes + data
         return true
     }
 
     /// Gives element `index` (whose key is `key`) a new value and flags, when the page has
     /// room; false (nothing changed) when it has not even compacted.
-    func replace(at index: Int, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, flags: UInt32, lower: inout Int) -> Bool {
+    func replace(at index: Int, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, flags: UInt32, space: inout Space) -> Bool {
         let e = element(index)
         let offset = u32(e + 4), keySize = u32(e + 8), oldSize = u32(e + 12)
         precondition(keySize == key.count)
@@ -73,24 +79,29 @@ struct LeafImage {
             if value.count > 0 { (base + offset + keySize).copyMemory(from: value.baseAddress!, byteCount: value.count) }
             setU32(e, Int(flags))
             setU32(e + 12, value.count)
+            space.live += value.count - oldSize
             return true
         }
         let data = key.count + value.count
-        if lower - tableEnd < data {
-            guard liveBytes() - keySize - oldSize + data <= bytes else { return false }
+        if space.lower - tableEnd < data {
+            guard space.live - keySize - oldSize + data <= bytes else { return false }
             // Compacting without the old key and value: they are written anew below.
             setU32(e + 8, 0)
             setU32(e + 12, 0)
-            compact(lower: &lower)
+            space.live -= keySize + oldSize
+            compact(&space)
+            space.live += keySize + oldSize
         }
-        write(at: e, key: key, value: value, flags: flags, lower: &lower)
+        write(at: e, key: key, value: value, flags: flags, lower: &space.lower)
+        space.live += value.count - oldSize
         return true
     }
 
     /// Removes element `index`; its bytes stay as dead data until the next compaction.
-    func remove(at index: Int) {
+    func remove(at index: Int, space: inout Space) {
         let e = element(index)
         let end = tableEnd
+        space.live -= PageLayout.elementBytes + u32(e + 8) + u32(e + 12)
         memmove(base + e, base + e + PageLayout.elementBytes, end - e - PageLayout.elementBytes)
         count -= 1
     }
@@ -108,11 +119,11 @@ struct LeafImage {
     }
 
     /// Packs the live keys and values against the end of the page (in element order) and
-    /// zeroes the gap; sets `lower` to where they now start.
-    func compact(lower: inout Int) {
+    /// zeroes the gap; sets `space.lower` to where they now start.
+    func compact(_ space: inout Space) {
         withUnsafeTemporaryAllocation(byteCount: bytes, alignment: 16) { scratch in
             let target = scratch.baseAddress!
-            var data = bytes - (liveBytes() - tableEnd)
+            var data = bytes - (space.live - tableEnd)
             let start = data
             for i in 0..<count {
                 let e = element(i)
@@ -124,7 +135,7 @@ struct LeafImage {
             precondition(data == bytes)
             (base + start).copyMemory(from: target + start, byteCount: bytes - start)
             (base + tableEnd).initializeMemory(as: UInt8.self, repeating: 0, count: start - tableEnd)
-            lower = start
+            space.lower = start
         }
     }
 }

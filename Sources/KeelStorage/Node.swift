@@ -20,8 +20,8 @@ final class Node {
     var isLeaf: Bool
     /// The leaf's page copy, while it is edited in place (the arrays are then empty).
     private(set) var image: LeafImage?
-    /// Where the image's keys and values start (see `LeafImage`).
-    private var imageLower = 0
+    /// Where the image's keys and values start and how much of it is live.
+    private var imageSpace = LeafImage.Space(lower: 0, live: 0)
     var keys: [NodeBytes]
     /// Leaf: the values and their flags.
     var values: [NodeBytes] = []
@@ -50,7 +50,7 @@ final class Node {
             base.copyMemory(from: view.bytes.baseAddress!, byteCount: view.bytes.count)
             let image = LeafImage(base: base, bytes: view.bytes.count)
             self.image = image
-            imageLower = image.lowestData()
+            imageSpace = image.measure()
             keys = []
             return
         }
@@ -78,6 +78,14 @@ final class Node {
         self.image = nil
     }
 
+    /// Debug builds: the kept space of the image matches its bytes.
+    func assertImageSpace() {
+        guard let image else { return }
+        let measured = image.measure()
+        assert(measured.live == imageSpace.live && measured.lower >= imageSpace.lower,
+               "leaf image space \(imageSpace), measured \(measured)")
+    }
+
     // MARK: Entries, in either form
 
     var count: Int { image?.count ?? keys.count }
@@ -95,8 +103,8 @@ final class Node {
         if let image {
             let edited = key.withUnsafeBytes { k in
                 value.withUnsafeBytes { v in
-                    found ? image.replace(at: index, key: k, value: v, flags: entryFlags, lower: &imageLower)
-                          : image.insert(at: index, key: k, value: v, flags: entryFlags, lower: &imageLower)
+                    found ? image.replace(at: index, key: k, value: v, flags: entryFlags, space: &imageSpace)
+                          : image.insert(at: index, key: k, value: v, flags: entryFlags, space: &imageSpace)
                 }
             }
             if edited { return }
@@ -120,7 +128,7 @@ final class Node {
         let index = lowerBound(key)
         guard index < count && compareKeys(self.key(index), key) == 0 else { return false }
         if let image {
-            image.remove(at: index)
+            image.remove(at: index, space: &imageSpace)
             return true
         }
         keys.remove(at: index)
@@ -175,7 +183,7 @@ final class Node {
     /// Whether the node takes fewer than `limit` bytes encoded. Stops summing at `limit`:
     /// rebalance asks this of every touched node, and most are far above it.
     func encodedBytes(below limit: Int) -> Bool {
-        if let image { return image.liveBytes() < limit }
+        if image != nil { return imageSpace.live < limit }
         var total = PageLayout.headerBytes
         for i in keys.indices {
             total += elementBytes(i)
