@@ -37,6 +37,8 @@ extension Database {
 
     func endWrite(_ transaction: WriteTransaction, committed: Bool) {
         if !committed, let saved = freelistAtBegin { freelist = saved }
+        // Before the next writer can begin: the arena is shared by all write transactions.
+        writeArena.reset()
         freelistAtBegin = nil
         releaseWriter()
     }
@@ -51,7 +53,9 @@ extension Database {
     /// then publishes the new version to readers. A failed write stops the database for
     /// writes (the file still holds the previous commit).
     func commit(_ transaction: WriteTransaction) throws(StorageError) {
-        var writes = PageWrites()
+        var writes = PageWrites(spare: spareWriteChunks)
+        spareWriteChunks = []
+        defer { spareWriteChunks = writes.surrender() }
         for name in transaction.buckets.keys.sorted(by: { compareKeys($0, $1) < 0 }) {
             guard let node = transaction.buckets[name]!.node else { continue }
             let root = spillTree(node, txid: transaction.txid, writes: &writes)
@@ -87,7 +91,7 @@ extension Database {
     /// The node at `page` copied into memory for writing; page 0 (an empty tree) gives an
     /// empty leaf.
     func node(_ page: PageID) -> Node {
-        page.rawValue == 0 ? Node(leaf: true) : Node(view(page), page: page)
+        page.rawValue == 0 ? Node(leaf: true) : Node(view(page), page: page, arena: writeArena)
     }
 
     /// Points the directory entry `name` at `root`, through the transaction's directory tree.
@@ -97,8 +101,8 @@ extension Database {
             node = materializedChild(node, node.childIndex(name))
         }
         let index = node.lowerBound(name)
-        precondition(index < node.keys.count && compareKeys(node.keys[index], name) == 0, "a touched bucket without a directory entry")
-        node.values[index] = transaction.arena.copy(WriteTransaction.encodeRoot(root))
+        precondition(index < node.count && compareKeys(node.key(index), name) == 0, "a touched bucket without a directory entry")
+        node.put(name, WriteTransaction.encodeRoot(root), flags: node.flag(index), arena: writeArena)
     }
 
     /// Writes a whole tree held in memory; returns its new root page (0 when empty).
@@ -132,6 +136,8 @@ extension Database {
             let right = left + 1
             let into = materializedChild(node, left)
             let from = materializedChild(node, right)
+            into.explode()
+            from.explode()
             into.keys += from.keys
             if into.isLeaf {
                 into.values += from.values
@@ -162,34 +168,69 @@ extension Database {
     private func spill(_ node: Node, txid: TxID, writes: inout PageWrites, isRoot: Bool) -> [(key: NodeBytes, page: PageID)] {
         if let origin = node.origin { freelist.release(origin.page, count: origin.pages, by: txid) }
         if !node.isLeaf {
-            var keys: [NodeBytes] = []
-            var children: [PageID] = []
-            for i in node.children.indices {
-                if let child = node.childNodes[i] {
-                    for piece in spill(child, txid: txid, writes: &writes, isRoot: false) {
-                        keys.append(piece.key)
-                        children.append(piece.page)
-                    }
-                } else {
-                    keys.append(node.keys[i])
-                    children.append(node.children[i])
-                }
-            }
-            node.keys = keys
-            node.children = children
-            node.childNodes = [Node?](repeating: nil, count: children.count)
+            spillChildren(node, txid: txid, writes: &writes)
             // A root left with one child is replaced by it: the tree gets shorter.
-            if isRoot && children.count == 1 { return [(keys[0], children[0])] }
+            if isRoot && node.children.count == 1 { return [(node.keys[0], node.children[0])] }
+        }
+        node.assertImageSpace()
+        if let image = node.image {
+            // Edited in place and still one page: written out as it is, under its new id.
+            guard image.count > 0 else { return [] }
+            let page = freelist.allocate(1)
+            let buffer = writes.reserve(page, pages: 1)
+            buffer.baseAddress!.copyMemory(from: image.base, byteCount: Self.pageSize)
+            buffer.baseAddress!.storeBytes(of: page.rawValue.littleEndian, toByteOffset: 8, as: UInt64.self)
+            return [(image.view.key(0), page)]
         }
         var result: [(key: NodeBytes, page: PageID)] = []
         for (run, bytes) in node.pieces(pageSize: Self.pageSize) {
             let pages = (bytes + Self.pageSize - 1) / Self.pageSize
             let page = freelist.allocate(pages)
             let buffer = writes.reserve(page, pages: pages)
-            Node.encode(node, run, page: page, pages: pages, pageSize: Self.pageSize, into: buffer)
+            Node.encode(node, run, bytes: bytes, page: page, pages: pages, pageSize: Self.pageSize, into: buffer)
             result.append((node.keys[run.lowerBound], page))
         }
         return result
+    }
+
+    /// Spills a branch's children in memory and points the branch at their new pages. A
+    /// child that went to one page is updated in place; the arrays are rebuilt only from the
+    /// first child that split or vanished.
+    private func spillChildren(_ node: Node, txid: TxID, writes: inout PageWrites) {
+        var keys: [NodeBytes] = []
+        var children: [PageID] = []
+        var rebuilding = false
+        for i in node.children.indices {
+            guard let child = node.childNodes[i] else {
+                if rebuilding {
+                    keys.append(node.keys[i])
+                    children.append(node.children[i])
+                }
+                continue
+            }
+            node.childNodes[i] = nil
+            let pieces = spill(child, txid: txid, writes: &writes, isRoot: false)
+            if !rebuilding && pieces.count == 1 {
+                node.keys[i] = pieces[0].key
+                node.children[i] = pieces[0].page
+                continue
+            }
+            if !rebuilding {
+                rebuilding = true
+                keys.reserveCapacity(node.keys.count + pieces.count)
+                children.reserveCapacity(node.keys.count + pieces.count)
+                keys.append(contentsOf: node.keys[..<i])
+                children.append(contentsOf: node.children[..<i])
+            }
+            for piece in pieces {
+                keys.append(piece.key)
+                children.append(piece.page)
+            }
+        }
+        guard rebuilding else { return }
+        node.keys = keys
+        node.children = children
+        node.childNodes = [Node?](repeating: nil, count: children.count)
     }
 
     func writeMeta(_ next: Meta) throws(IOError) {
@@ -248,24 +289,52 @@ extension Database {
     }
 }
 
-/// The pages a commit writes. Nodes are encoded straight into large arena chunks (no buffer
-/// per node); at flush the pages are sorted and every run that is contiguous both in the
-/// file and in the arena goes out as one write.
+/// The pages a commit writes. Nodes are encoded straight into large chunks (no buffer per
+/// node); at flush the pages are sorted and every run that is contiguous both in the file and
+/// in the chunks goes out as one write. The chunks of one commit serve the next one (see
+/// `surrender`): fresh ones would be faulted in page by page on every commit.
 struct PageWrites: ~Copyable {
+    /// Chunks in use, the last one being filled.
     private var chunks: [UnsafeMutableRawBufferPointer] = []
+    /// Ordinary chunks not used yet.
+    private var spare: [UnsafeMutableRawBufferPointer]
     private var used = 0
     private var pages: [(page: PageID, start: UnsafeMutableRawPointer, bytes: Int)] = []
     static let chunkBytes = 4 << 20
+    /// Ordinary chunks `surrender` hands back for reuse.
+    static let keptChunksMax = 4
 
-    init() {}
+    init(spare: [UnsafeMutableRawBufferPointer]) {
+        self.spare = spare
+    }
 
-    deinit { for chunk in chunks { chunk.deallocate() } }
+    deinit {
+        for chunk in chunks { chunk.deallocate() }
+        for chunk in spare { chunk.deallocate() }
+    }
+
+    /// Ends the writes: returns up to `keptChunksMax` ordinary chunks for the next commit's
+    /// `init(spare:)` and frees the rest.
+    mutating func surrender() -> [UnsafeMutableRawBufferPointer] {
+        var kept: [UnsafeMutableRawBufferPointer] = []
+        for chunk in chunks + spare {
+            if chunk.count == Self.chunkBytes && kept.count < Self.keptChunksMax { kept.append(chunk) } else { chunk.deallocate() }
+        }
+        chunks = []
+        spare = []
+        pages = []
+        return kept
+    }
 
     /// Room for `count` pages that will be written at `page`.
     mutating func reserve(_ page: PageID, pages count: Int) -> UnsafeMutableRawBufferPointer {
         let bytes = count * Database.pageSize
         if chunks.isEmpty || used + bytes > chunks[chunks.count - 1].count {
-            chunks.append(.allocate(byteCount: max(Self.chunkBytes, bytes), alignment: Database.pageSize))
+            if bytes <= Self.chunkBytes, let reused = spare.popLast() {
+                chunks.append(reused)
+            } else {
+                chunks.append(.allocate(byteCount: max(Self.chunkBytes, bytes), alignment: Database.pageSize))
+            }
             used = 0
         }
         let start = chunks[chunks.count - 1].baseAddress! + used

@@ -59,6 +59,10 @@ public final class Database: @unchecked Sendable {
     var writerActive = false
     /// The freelist as the open write transaction found it, restored by a rollback.
     var freelistAtBegin: Freelist?
+    /// The keys, values and page copies of the open write transaction (see `ByteArena`).
+    let writeArena = ByteArena()
+    /// Buffers the last commit wrote its pages from, for the next one (see `PageWrites`).
+    var spareWriteChunks: [UnsafeMutableRawBufferPointer] = []
 
     private init(path: String, options: StorageOptions, store: Store, meta: Meta) {
         self.path = path
@@ -74,6 +78,8 @@ public final class Database: @unchecked Sendable {
         walk(root: meta.root, reachable: &reachable, problems: &problems, checkKeys: false)
         self.freelist = Freelist(pageCount: meta.pageCount, reachable: reachable)
     }
+
+    deinit { for chunk in spareWriteChunks { chunk.deallocate() } }
 
     /// Opens the database at `path`, creating it when the file is missing or empty. A file
     /// that is too short, or has no valid meta page, is refused with the reason; nothing in

@@ -9,11 +9,19 @@ func compareKeys(_ a: NodeBytes, _ b: [UInt8]) -> Int {
     b.withUnsafeBytes { compareKeys(a, $0) }
 }
 
-/// A node a write transaction has touched: read from its page (its entries still pointing
-/// into the mapping) or new. Every node in memory is dirty and gets new pages at commit (copy
-/// on write); the pages it came from are freed then.
+/// A node a write transaction has touched: read from its page or new. Every node in memory is
+/// dirty and gets new pages at commit (copy on write); the pages it came from are freed then.
+///
+/// A one-page leaf read from its page starts as a `LeafImage`, a copy of the page edited in
+/// place, which commit writes out as it is. Any other node, and a leaf an edit no longer fits
+/// (it will split) or that is merged, holds its entries in arrays, pointing into the mapped
+/// page it came from, its former image, or the transaction's `ByteArena`; commit encodes it.
 final class Node {
     var isLeaf: Bool
+    /// The leaf's page copy, while it is edited in place (the arrays are then empty).
+    private(set) var image: LeafImage?
+    /// Where the image's keys and values start and how much of it is live.
+    private var imageSpace = LeafImage.Space(lower: 0, live: 0)
     var keys: [NodeBytes]
     /// Leaf: the values and their flags.
     var values: [NodeBytes] = []
@@ -30,11 +38,22 @@ final class Node {
         origin = nil
     }
 
-    /// Copies a node out of its page. Each array is filled in place at its final capacity
-    /// (no append per entry): this runs for every node a transaction touches.
-    init(_ view: PageView, page: PageID) {
+    /// Copies a node out of its page: a one-page leaf as an image in `arena`, anything else
+    /// into arrays. Each array is filled in place at its final capacity (no append per entry):
+    /// this runs for every node a transaction touches.
+    init(_ view: PageView, page: PageID, arena: ByteArena) {
         isLeaf = view.isLeaf
+        origin = (page, 1 + view.overflow)
         let count = view.count
+        if isLeaf && view.overflow == 0 {
+            let base = arena.allocate(view.bytes.count, alignment: 64)
+            base.copyMemory(from: view.bytes.baseAddress!, byteCount: view.bytes.count)
+            let image = LeafImage(base: base, bytes: view.bytes.count)
+            self.image = image
+            imageSpace = image.measure()
+            keys = []
+            return
+        }
         // Room for a few inserts, so that the first ones do not reallocate.
         let capacity = count + 8
         keys = Self.filled(count, capacity: capacity) { view.key($0) }
@@ -45,7 +64,77 @@ final class Node {
             children = Self.filled(count, capacity: count) { view.child($0) }
             childNodes = [Node?](repeating: nil, count: count)
         }
-        origin = (page, 1 + view.overflow)
+    }
+
+    /// Turns an image into arrays (pointing into the image, which lives as long as the
+    /// transaction): before a split or a merge. Nothing for a node in arrays.
+    func explode() {
+        guard let image else { return }
+        let view = image.view
+        let count = view.count
+        keys = Self.filled(count, capacity: count + 8) { view.key($0) }
+        values = Self.filled(count, capacity: count + 8) { view.value($0) }
+        flags = Self.filled(count, capacity: count + 8) { view.flags($0) }
+        self.image = nil
+    }
+
+    /// Debug builds: the kept space of the image matches its bytes.
+    func assertImageSpace() {
+        guard let image else { return }
+        let measured = image.measure()
+        assert(measured.live == imageSpace.live && measured.lower >= imageSpace.lower,
+               "leaf image space \(imageSpace), measured \(measured)")
+    }
+
+    // MARK: Entries, in either form
+
+    var count: Int { image?.count ?? keys.count }
+
+    func key(_ i: Int) -> NodeBytes { image?.view.key(i) ?? keys[i] }
+
+    func value(_ i: Int) -> NodeBytes { image?.view.value(i) ?? values[i] }
+
+    func flag(_ i: Int) -> UInt32 { image?.view.flags(i) ?? flags[i] }
+
+    /// In a leaf: sets `key` to `value` (copied), inserting it where it belongs.
+    func put(_ key: [UInt8], _ value: [UInt8], flags entryFlags: UInt32, arena: ByteArena) {
+        var index = lowerBound(key)
+        var found = index < count && compareKeys(self.key(index), key) == 0
+        if let image {
+            let edited = key.withUnsafeBytes { k in
+                value.withUnsafeBytes { v in
+                    found ? image.replace(at: index, key: k, value: v, flags: entryFlags, space: &imageSpace)
+                          : image.insert(at: index, key: k, value: v, flags: entryFlags, space: &imageSpace)
+                }
+            }
+            if edited { return }
+            // It no longer fits one page: commit will split it.
+            explode()
+            index = lowerBound(key)
+            found = index < count && compareKeys(self.key(index), key) == 0
+        }
+        if found {
+            values[index] = arena.copy(value)
+            flags[index] = entryFlags
+        } else {
+            keys.insert(arena.copy(key), at: index)
+            values.insert(arena.copy(value), at: index)
+            flags.insert(entryFlags, at: index)
+        }
+    }
+
+    /// In a leaf: removes `key`; false when it is not there.
+    func remove(_ key: [UInt8]) -> Bool {
+        let index = lowerBound(key)
+        guard index < count && compareKeys(self.key(index), key) == 0 else { return false }
+        if let image {
+            image.remove(at: index, space: &imageSpace)
+            return true
+        }
+        keys.remove(at: index)
+        values.remove(at: index)
+        flags.remove(at: index)
+        return true
     }
 
     /// An array of `element(0..<count)` with room for `capacity` elements: built on the stack,
@@ -64,6 +153,7 @@ final class Node {
 
     /// First index whose key is >= `key`.
     func lowerBound(_ key: [UInt8]) -> Int {
+        if let image { return image.view.lowerBound(key) }
         var low = 0, high = keys.count
         while low < high {
             let middle = (low + high) / 2
@@ -86,12 +176,14 @@ final class Node {
 
     /// Bytes the node takes encoded.
     var encodedBytes: Int {
-        (0..<keys.count).reduce(PageLayout.headerBytes) { $0 + elementBytes($1) }
+        precondition(image == nil)
+        return (0..<keys.count).reduce(PageLayout.headerBytes) { $0 + elementBytes($1) }
     }
 
     /// Whether the node takes fewer than `limit` bytes encoded. Stops summing at `limit`:
     /// rebalance asks this of every touched node, and most are far above it.
     func encodedBytes(below limit: Int) -> Bool {
+        if image != nil { return imageSpace.live < limit }
         var total = PageLayout.headerBytes
         for i in keys.indices {
             total += elementBytes(i)
@@ -100,18 +192,22 @@ final class Node {
         return total < limit
     }
 
-    /// Encodes elements `range` as one node whose first page is `page`, into `destination`
-    /// (which has room for `pages` whole pages; the tail is zeroed).
-    static func encode(_ node: Node, _ range: Range<Int>, page: PageID, pages: Int, pageSize: Int,
+    /// Encodes elements `range` (which take `bytes` encoded, as `pieces` says) as one node
+    /// whose first page is `page`, into `destination` (which has room for `pages` whole pages).
+    /// The keys and values are packed against the end, the gap after the element table is
+    /// zeroed: the layout a `LeafImage` edits in place.
+    static func encode(_ node: Node, _ range: Range<Int>, bytes: Int, page: PageID, pages: Int, pageSize: Int,
                        into destination: UnsafeMutableRawBufferPointer) {
-        precondition(destination.count == pages * pageSize && range.count <= Int(UInt16.max))
+        precondition(node.image == nil && destination.count == pages * pageSize && range.count <= Int(UInt16.max) && bytes <= destination.count)
         let base = destination.baseAddress!
         let kind = node.isLeaf ? PageKind.leaf : PageKind.branch
         base.storeBytes(of: kind.rawValue.littleEndian, toByteOffset: 0, as: UInt16.self)
         base.storeBytes(of: UInt16(range.count).littleEndian, toByteOffset: 2, as: UInt16.self)
         base.storeBytes(of: UInt32(pages - 1).littleEndian, toByteOffset: 4, as: UInt32.self)
         base.storeBytes(of: page.rawValue.littleEndian, toByteOffset: 8, as: UInt64.self)
-        var data = PageLayout.headerBytes + range.count * PageLayout.elementBytes
+        let tableEnd = PageLayout.headerBytes + range.count * PageLayout.elementBytes
+        let dataStart = destination.count - (bytes - tableEnd)
+        var data = dataStart
         for (slot, i) in range.enumerated() {
             let e = PageLayout.headerBytes + slot * PageLayout.elementBytes
             let key = node.keys[i]
@@ -133,9 +229,9 @@ final class Node {
                 data += node.values[i].count
             }
         }
-        precondition(data <= destination.count)
-        // Every byte is written: the unused tail is zeroed rather than left as it was.
-        (base + data).initializeMemory(as: UInt8.self, repeating: 0, count: destination.count - data)
+        precondition(data == destination.count)
+        // Every byte is written: the gap is zeroed rather than left as it was.
+        (base + tableEnd).initializeMemory(as: UInt8.self, repeating: 0, count: dataStart - tableEnd)
     }
 
     /// Splits the elements into runs that each fit a page (a single larger element gets a run

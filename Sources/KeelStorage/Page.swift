@@ -8,10 +8,10 @@ import Glibc
 // a 16-byte header (little-endian, as everything here):
 //
 //   0        2        4            8               16
-//   +--------+--------+------------+---------------+------------------------+------------------+
-//   | kind   | count  | overflow   | page id       | element table          | keys and values  |
-//   | u16    | u16    | u32        | u64           | count × 16 bytes       |                  |
-//   +--------+--------+------------+---------------+------------------------+------------------+
+//   +--------+--------+------------+---------------+------------------------+-----+------------------+
+//   | kind   | count  | overflow   | page id       | element table          | gap | keys and values  |
+//   | u16    | u16    | u32        | u64           | count × 16 bytes       |     | (to the end)     |
+//   +--------+--------+------------+---------------+------------------------+-----+------------------+
 //
 //   kind: 1 = branch, 2 = leaf. overflow: how many pages after this one belong to the node
 //   (a node larger than a page — a big value — spans contiguous pages). page id: the node's
@@ -22,7 +22,11 @@ import Glibc
 //   | flags  | offset | ksize  | vsize  |      | offset | ksize  | child page id   |
 //   | u32    | u32    | u32    | u32    |      | u32    | u32    | u64             |
 //
-//   offset: from the start of the node to the key; a leaf's value follows its key.
+//   offset: from the start of the node to the key; a leaf's value follows its key. Readers go
+//   by the offsets only. Commit packs the keys and values against the end of the node's last
+//   page and zeroes the gap between them and the element table; a write transaction edits a
+//   one-page leaf's copy in place (LeafImage.swift), putting new keys and values into that
+//   gap and leaving the bytes of replaced or removed ones behind as dead data.
 //   flags bit 0: the value is a bucket (8 bytes: the bucket's root page, 0 when empty).
 //   A branch's key is the first key of its child's subtree; keys are sorted bytewise.
 //

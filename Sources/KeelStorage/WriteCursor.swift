@@ -133,21 +133,21 @@ enum TreeNode {
 
     var count: Int {
         switch self {
-        case .memory(let node): node.keys.count
+        case .memory(let node): node.count
         case .mapped(let view): view.count
         }
     }
 
     func key(_ i: Int) -> UnsafeRawBufferPointer {
         switch self {
-        case .memory(let node): node.keys[i]
+        case .memory(let node): node.key(i)
         case .mapped(let view): view.key(i)
         }
     }
 
     func value(_ i: Int) -> UnsafeRawBufferPointer {
         switch self {
-        case .memory(let node): node.values[i]
+        case .memory(let node): node.value(i)
         case .mapped(let view): view.value(i)
         }
     }

@@ -10,8 +10,9 @@ public final class WriteTransaction: @unchecked Sendable {
     /// Buckets touched in this transaction, by name.
     var buckets: [[UInt8]: TreeHandle] = [:]
     var closed = false
-    /// The keys and values this transaction put; its nodes point into it.
-    let arena = ByteArena()
+    /// The keys, values and page copies of this transaction; its nodes point into it. The
+    /// database's, reset when the transaction ends.
+    var arena: ByteArena { database.writeArena }
 
     /// A tree's root: its page in the last committed version, and its node once touched.
     struct TreeHandle {
@@ -140,26 +141,11 @@ public final class WriteTransaction: @unchecked Sendable {
     }
 
     private func put(_ tree: inout TreeHandle, _ key: [UInt8], _ value: [UInt8], flags: UInt32) {
-        let node = leaf(&tree, key)
-        let index = node.lowerBound(key)
-        if index < node.keys.count && compareKeys(node.keys[index], key) == 0 {
-            node.values[index] = arena.copy(value)
-            node.flags[index] = flags
-        } else {
-            node.keys.insert(arena.copy(key), at: index)
-            node.values.insert(arena.copy(value), at: index)
-            node.flags.insert(flags, at: index)
-        }
+        leaf(&tree, key).put(key, value, flags: flags, arena: arena)
     }
 
     private func delete(_ tree: inout TreeHandle, _ key: [UInt8]) -> Bool {
-        let node = leaf(&tree, key)
-        let index = node.lowerBound(key)
-        guard index < node.keys.count && compareKeys(node.keys[index], key) == 0 else { return false }
-        node.keys.remove(at: index)
-        node.values.remove(at: index)
-        node.flags.remove(at: index)
-        return true
+        leaf(&tree, key).remove(key)
     }
 
     /// Finds `key` through nodes in memory where the path has them, mapped pages elsewhere.
@@ -170,8 +156,8 @@ public final class WriteTransaction: @unchecked Sendable {
             if let current = node {
                 if current.isLeaf {
                     let index = current.lowerBound(key)
-                    guard index < current.keys.count, compareKeys(current.keys[index], key) == 0 else { return nil }
-                    return ([UInt8](current.values[index]), current.flags[index])
+                    guard index < current.count, compareKeys(current.key(index), key) == 0 else { return nil }
+                    return ([UInt8](current.value(index)), current.flag(index))
                 }
                 let index = current.childIndex(key)
                 node = current.childNodes[index]
@@ -194,11 +180,11 @@ public final class WriteTransaction: @unchecked Sendable {
         dropNodes()
     }
 
-    /// Lets go of the nodes and the bytes they point at, once the transaction has ended.
+    /// Lets go of the nodes once the transaction has ended (the bytes they point at went back
+    /// to the database's arena when it ended).
     private func dropNodes() {
         buckets.removeAll()
         directory.node = nil
-        arena.release()
     }
 
     /// Makes the changes durable and visible to new readers.
