@@ -7,6 +7,9 @@ import PackageDescription
 //   KeelRaft (depends on nothing: the pure Raft state machine) ─▶ KeelRaftSimulation ─▶ keel-raft-sim
 // keel-bench links the engines for its `wal`, `storage`, `mvcc` and `raft` subcommands (measured on this
 // machine), and LMDB (CLMDB) to compare the storage engine with it; nothing else does.
+//   SwiftProtobuf ─▶ KeelAPI (etcd v3's wire messages, generated from Sources/KeelAPI/proto by Scripts/gen-protos)
+// KeelAPI is for the server and keel-bench only: no engine imports it, so the engines never see a
+// wire type and build without SwiftProtobuf.
 
 let jemalloc: Target.Dependency = "CJemalloc"
 
@@ -20,12 +23,16 @@ let package = Package(
         .library(name: "KeelMVCC", targets: ["KeelMVCC"]),
         .library(name: "KeelRaft", targets: ["KeelRaft"]),
         .library(name: "KeelRaftSimulation", targets: ["KeelRaftSimulation"]),
+        .library(name: "KeelAPI", targets: ["KeelAPI"]),
         .executable(name: "keel-raft-sim", targets: ["KeelRaftSimRunner"]),
         .executable(name: "keel-bench", targets: ["KeelBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        // No traits: with its default traits SwiftPM hands SwiftProtobuf its trait defines in a
+        // changing order and the module rebuilds at random (SWIFT-NOTES.md).
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0", traits: []),
     ],
     targets: [
         .target(name: "CURing", path: "Sources/CURing", linkerSettings: [.linkedLibrary("uring")]),
@@ -54,6 +61,12 @@ let package = Package(
         .target(name: "KeelMVCC", dependencies: ["KeelStorage", "KeelIO"]),
         .target(name: "KeelRaft"),
         .target(name: "KeelRaftSimulation", dependencies: ["KeelRaft"]),
+        .target(
+            name: "KeelAPI",
+            dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            // The .proto sources are inputs of Scripts/gen-protos; only Generated/ is compiled.
+            exclude: ["proto"]
+        ),
         .executableTarget(
             name: "KeelRaftSimRunner",
             dependencies: ["KeelRaftSimulation", .product(name: "ArgumentParser", package: "swift-argument-parser")]
@@ -73,6 +86,10 @@ let package = Package(
         .testTarget(name: "KeelMVCCTests", dependencies: ["KeelMVCC", "KeelStorage", "KeelTestSupport"]),
         .testTarget(name: "KeelRaftTests", dependencies: ["KeelRaft"], exclude: ["testdata"]),
         .testTarget(name: "KeelRaftSimulationTests", dependencies: ["KeelRaftSimulation", "KeelRaft"]),
+        .testTarget(
+            name: "KeelAPITests",
+            dependencies: ["KeelAPI", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
