@@ -44,6 +44,19 @@ import Testing
         #expect(decoded.requestUnion == .progressRequest(Etcdserverpb_WatchProgressRequest()))
     }
 
+    /// Events are field 11 (tag 5a), not the next free number after fragment (7).
+    @Test func watchResponseWithADeleteEvent() throws {
+        var event = Mvccpb_Event()
+        event.type = .delete
+        event.kv.key = data("a")
+        event.kv.modRevision = 2
+        var response = Etcdserverpb_WatchResponse()
+        response.header.revision = 2
+        response.watchID = 1
+        response.events = [event]
+        try expectWire(response, "0a 02 18 02 | 10 01 | 5a 09 | 08 01 | 12 05 0a 01 61 18 02")
+    }
+
     @Test func leaseGrantRequest() throws {
         var request = Etcdserverpb_LeaseGrantRequest()
         request.ttl = 60
