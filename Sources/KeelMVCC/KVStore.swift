@@ -43,6 +43,8 @@ public final class KVStore: @unchecked Sendable {
     var transaction: WriteTransaction?
     /// Rows changed in `transaction` since it began.
     var pendingRows = 0
+    /// B+tree commits since the store opened (for benchmarks and metrics). Writer thread.
+    public private(set) var storageCommits = 0
     var revision: Int64
     var compactedRevision: Int64
     /// The raft entry the latest write applied.
@@ -131,6 +133,7 @@ public final class KVStore: @unchecked Sendable {
         self.transaction = nil
         pendingRows = 0
         try transaction.commit()
+        storageCommits += 1
         overlay.removeAll()
     }
 
