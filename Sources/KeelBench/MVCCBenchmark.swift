@@ -11,11 +11,13 @@ struct MVCCBenchmark {
 
     let store: KVStore
     let space: StorageKeySpace
+    /// Puts per apply batch (`KVStore.beginBatch()` ... `endBatch()`, one publish each).
+    let applyBatch: Int
     let progress: ProgressLine
 
     /// Puts key numbers 0..<count in order (the keys scatter over the key order), each its own
-    /// write transaction applying the next raft index, as the apply loop does; then flushes.
-    /// Key number n gets revision first + n.
+    /// write transaction applying the next raft index, in apply batches of `applyBatch` puts,
+    /// as the apply loop does; then flushes. Key number n gets revision first + n.
     func put() throws(BenchFailure) -> MVCCPhase {
         var key = space.makeKeyBuffer()
         var value = space.makeValueBuffer()
@@ -25,11 +27,13 @@ struct MVCCBenchmark {
         var lastUpdate = clock.wallNanoseconds
         do {
             for n in 0..<space.count {
+                if n % applyBatch == 0 { store.beginBatch() }
                 space.writeKey(n, into: &key)
                 space.writeValue(n, version: 0, into: &value)
                 let applied = try store.put(PutRequest(key: key, value: value),
                                             applying: ConsistentIndex(index: firstIndex + UInt64(n), term: Self.term))
                 guard case .success = applied.response else { throw BenchFailure("mvcc put: key number \(n) refused: \(applied.response)") }
+                if (n + 1) % applyBatch == 0 || n + 1 == space.count { store.endBatch() }
                 if n & 0xFFFF == 0 {
                     let now = BenchSystem.monotonicNanoseconds()
                     if now - lastUpdate >= ProgressLine.refreshNanoseconds {

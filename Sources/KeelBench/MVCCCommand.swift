@@ -12,8 +12,8 @@ struct MVCCCommand: ParsableCommand {
         discussion: """
         A fresh KVStore in a scratch directory. put: --keys puts of distinct 16-byte keys \
         (scattered over the key order) with 256-byte values, each its own write transaction \
-        applying the next raft index, one thread, B+tree commits batched by the store every \
-        --commit-rows rows. get: for --seconds each, 1 and then 2 reader threads each Range one \
+        applying the next raft index, one thread, published once per --apply-batch puts, B+tree \
+        commits batched by the store every --commit-rows rows. get: for --seconds each, 1 and then 2 reader threads each Range one \
         uniformly random loaded key at a time, checking the whole value. watch: a WatchHub over \
         the store with --watchers watchers of one key spread over --watch-streams streams; a \
         consumer thread drains every stream with take(max:) (and runs the catch-up rounds for \
@@ -40,6 +40,9 @@ struct MVCCCommand: ParsableCommand {
     @Option(help: "The store's commitRowsMax: rows per B+tree commit.")
     var commitRows: Int = KVStoreOptions().commitRowsMax
 
+    @Option(help: "Puts per apply batch: the store publishes one read view per batch (1: after every put).")
+    var applyBatch: Int = 100
+
     @Option(help: "Watchers of the one watched key.")
     var watchers: Int = 10_000
 
@@ -58,6 +61,7 @@ struct MVCCCommand: ParsableCommand {
     func validate() throws {
         guard keys >= 1 && keys <= Self.keysMax else { throw ValidationError("--keys must be in 1...\(Self.keysMax)") }
         guard seconds > 0 && seconds <= 3600 else { throw ValidationError("--seconds must be in (0, 3600]") }
+        guard applyBatch >= 1 else { throw ValidationError("--apply-batch must be at least 1") }
         guard commitRows >= 1 else { throw ValidationError("--commit-rows must be at least 1") }
         guard watchers >= 1 && watchers <= 1_000_000 else { throw ValidationError("--watchers must be in 1...1000000") }
         guard watchStreams >= 1 && watchStreams <= watchers else { throw ValidationError("--watch-streams must be in 1...--watchers") }
@@ -79,7 +83,7 @@ struct MVCCCommand: ParsableCommand {
         }
         let space = StorageKeySpace(count: keys, keyBytes: 16, valueBytes: 256, seed: seed)
         var report = MVCCReport(host: HostReport.current(), directory: root, space: space, seconds: seconds,
-                                commitRows: commitRows)
+                                commitRows: commitRows, applyBatch: applyBatch)
         report.loadAverageBefore = BenchSystem.loadAverage()
         do throws(BenchFailure) {
             try runWorkloads(root: root, space: space, progress: progress, into: &report)
@@ -110,7 +114,7 @@ struct MVCCCommand: ParsableCommand {
         } catch {
             throw BenchFailure("mvcc: opening the key space: \(error)")
         }
-        let benchmark = MVCCBenchmark(store: store, space: space, progress: progress)
+        let benchmark = MVCCBenchmark(store: store, space: space, applyBatch: applyBatch, progress: progress)
         if workloads.values.contains(.put) {
             report.put = try benchmark.put()
             progress.finish("mvcc put: \(Format.grouped(UInt64(report.put!.operationsPerSecond.rounded()))) puts/s")

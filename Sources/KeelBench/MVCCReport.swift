@@ -5,6 +5,7 @@ struct MVCCReport {
     let space: StorageKeySpace
     let seconds: Double
     let commitRows: Int
+    let applyBatch: Int
     var put: MVCCPhase?
     var gets: [MVCCPhase] = []
     var watch: MVCCWatchPhase?
@@ -21,7 +22,7 @@ struct MVCCReport {
 
     var notes: [String] {
         [
-            "put: each key its own write transaction (KVStore.put applying the next raft index), one thread; the B+tree is committed every \(Format.grouped(UInt64(commitRows))) rows (fdatasync twice) and once at the end; CPU is that thread's",
+            "put: each key its own write transaction (KVStore.put applying the next raft index), one thread, one read view published per \(applyBatch) puts (an apply batch); the B+tree is committed every \(Format.grouped(UInt64(commitRows))) rows (fdatasync twice) and once at the end; CPU is that thread's",
             "get: Range of one key through KVStore.range (published view, storage read transaction, row decode), checking key, value, version and revision",
             "watch: events/s = puts × watchers ÷ time from the first put until the consumer took the last event; every watcher checked to get every revision once, in order",
             "target: get scaling ≈ 2× on two free cores (reads take no lock)",
@@ -60,7 +61,7 @@ struct MVCCReport {
         if let put {
             table.append(["put, 1 thread", rate(put.operationsPerSecond), cell(micros(put), decimals: 2),
                           cell(put.cpuMicrosecondsPerOperation, decimals: 2),
-                          "\(Format.grouped(put.operations)) puts, \(put.storageCommits) B+tree commits"])
+                          "\(Format.grouped(put.operations)) puts, \(applyBatch) per apply batch, \(put.storageCommits) B+tree commits"])
         }
         for get in gets {
             let detail = get.threads == 2 ? "scaling 2 ÷ 1 threads: \(cell(getScaling, decimals: 2))×" : ""
@@ -88,6 +89,7 @@ struct MVCCReport {
                 ("seed", .unsigned(space.seed)),
                 ("secondsPerGetPhase", .number(seconds, decimals: 3)),
                 ("commitRowsMax", .integer(Int64(commitRows))),
+                ("applyBatch", .integer(Int64(applyBatch))),
             ])),
             ("put", put.map(Self.json) ?? .null),
             ("gets", .array(gets.map(Self.json))),

@@ -17,12 +17,19 @@ extension KVStore {
     /// one once the read transaction has begun. While it was, compaction had deleted no row it
     /// can reach (rows go only after a view with the new compact revision is published), and
     /// its overlay holds every row newer than the commits the read transaction sees.
+    ///
+    /// The view is borrowed through `Published.read`, never retained: the readers of every
+    /// thread would otherwise bump the one view's reference count, a cache line they would
+    /// pass back and forth on each read.
     func withSnapshot<Result>(_ body: (KVStoreReadView, ReadTransaction) -> Result) -> Result {
         while true {
-            let view = published.load()
-            let storage = database.beginRead()
-            defer { storage.end() }
-            if published.load() === view { return body(view, storage) }
+            let done: Result? = published.read { view in
+                let storage = database.beginRead()
+                defer { storage.end() }
+                guard published.read({ $0 === view }) else { return nil }
+                return body(view, storage)
+            }
+            if let done { return done }
         }
     }
 
