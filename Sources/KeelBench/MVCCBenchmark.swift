@@ -1,5 +1,6 @@
 import KeelIO
 import KeelMVCC
+import Synchronization
 
 /// The key-space workloads of `keel-bench mvcc` on one store: the puts that load it, then
 /// point gets of what they loaded on reader threads.
@@ -58,14 +59,17 @@ struct MVCCBenchmark {
     func gets(threads: Int, seconds: Double) throws(BenchFailure) -> MVCCPhase {
         precondition(threads >= 1)
         let run = StorageReaderRun()
+        let cpu = MVCCCPUTotal()
         let store = self.store
         let space = self.space
         // The loaded keys' revisions: key number n was put at firstRevision + n.
         let firstRevision = store.currentRevision - Int64(space.count) + 1
         let handles = (0..<threads).map { thread in
             JoinHandle(OSThread(name: "keel-bench-mvcc-reader-\(thread)") {
+                let cpuStart = BenchSystem.threadCPUNanoseconds()
                 Self.readUntilDeadline(store: store, space: space, firstRevision: firstRevision,
                                        thread: thread + threads << 8, run: run)
+                cpu.nanoseconds.add(BenchSystem.threadCPUNanoseconds() - cpuStart, ordering: .relaxed)
             })
         }
         let start = BenchSystem.monotonicNanoseconds()
@@ -81,7 +85,8 @@ struct MVCCBenchmark {
         handles.forEach { $0.join() }
         let elapsed = Double(BenchSystem.monotonicNanoseconds() - start) / 1e9
         if let failure = run.failure(threads: threads) { throw failure }
-        return MVCCPhase(operations: run.gets, threads: threads, seconds: elapsed)
+        return MVCCPhase(operations: run.gets, threads: threads, seconds: elapsed,
+                         cpuSeconds: Double(cpu.nanoseconds.load(ordering: .relaxed)) / 1e9)
     }
 
     /// The body of reader thread `thread`; its keys come from a generator of its own.
@@ -116,12 +121,17 @@ struct MVCCBenchmark {
     }
 }
 
+/// CPU time the reader threads of one phase add up.
+final class MVCCCPUTotal: Sendable {
+    let nanoseconds = Atomic<UInt64>(0)
+}
+
 /// One workload's measurement.
 struct MVCCPhase: Sendable {
     var operations: UInt64
     var threads: Int
     var seconds: Double
-    /// CPU time of the writing thread (user and system), for the put phase.
+    /// CPU time (user and system) of the writing thread, or of every reader thread.
     var cpuSeconds: Double? = nil
     /// B+tree commits the phase made.
     var storageCommits: Int = 0

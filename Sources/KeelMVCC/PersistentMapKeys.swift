@@ -1,7 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// The keys of one `PersistentMap` node, ascending, stored for a cheap copy and a cheap search:
 /// every key's bytes back to back in one buffer, where each ends, and a search word per key.
 ///
@@ -184,7 +180,7 @@ struct PersistentMapKeys: Sendable {
             if shared > 0 {
                 // A probe outside the shared prefix sorts before or after every key.
                 let common = min(shared, probe.count)
-                let order = common > 0 ? Int(memcmp(all.baseAddress!, probe.baseAddress!, common)) : 0
+                let order = compareBytes(all, probe, count: common)
                 if order > 0 || (order == 0 && probe.count < shared) { return 0 }
                 if order < 0 { return count }
             }

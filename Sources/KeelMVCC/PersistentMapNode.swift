@@ -73,12 +73,32 @@ func compareKeyBytes(_ a: [UInt8], _ b: UnsafeBufferPointer<UInt8>) -> Int {
 
 @inline(__always)
 func compareKeyBytes(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Int {
-    let common = min(a.count, b.count)
-    if common > 0 {
-        let order = memcmp(a.baseAddress!, b.baseAddress!, common)
-        if order != 0 { return Int(order) }
+    let order = compareBytes(a, b, count: min(a.count, b.count))
+    return order != 0 ? order : a.count - b.count
+}
+
+/// Unsigned order of the first `count` bytes of `a` and `b`: negative, zero or positive.
+///
+/// In Swift rather than memcmp: around an opaque C call the optimizer must assume any memory
+/// may change, so a search calling it retains every array it reads from a node (atomic
+/// increments on the upper nodes' arrays, which all reader threads share); 8 bytes at a time,
+/// keys are short.
+@inline(__always)
+func compareBytes(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>, count: Int) -> Int {
+    var offset = 0
+    while offset + 8 <= count {
+        let x = UInt64(bigEndian: UnsafeRawPointer(a.baseAddress! + offset).loadUnaligned(as: UInt64.self))
+        let y = UInt64(bigEndian: UnsafeRawPointer(b.baseAddress! + offset).loadUnaligned(as: UInt64.self))
+        if x != y { return x < y ? -1 : 1 }
+        offset += 8
     }
-    return a.count - b.count
+    while offset < count {
+        let x = a[offset]
+        let y = b[offset]
+        if x != y { return x < y ? -1 : 1 }
+        offset += 1
+    }
+    return 0
 }
 
 @inline(__always)
