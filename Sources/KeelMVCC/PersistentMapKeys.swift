@@ -16,6 +16,9 @@ struct PersistentMapKeys: Sendable {
     private(set) var sharedPrefixCount = 0
     /// Per key, its search word (see the type's comment).
     private(set) var words: [UInt64] = []
+    /// How many keys: kept beside the arrays (in the node object) so that a search of an
+    /// internal node does not read the header of `ends`, a cache miss of its own.
+    private(set) var count = 0
 
     init() {}
 
@@ -24,8 +27,7 @@ struct PersistentMapKeys: Sendable {
         refreshWords()
     }
 
-    var count: Int { ends.count }
-    var isEmpty: Bool { ends.isEmpty }
+    var isEmpty: Bool { count == 0 }
 
     @inline(__always)
     private func start(_ index: Int) -> Int { index == 0 ? 0 : Int(ends[index - 1]) }
@@ -62,6 +64,7 @@ struct PersistentMapKeys: Sendable {
         bytes.insert(contentsOf: key, at: at)
         let length = UInt32(key.count)
         ends.insert(UInt32(at) + length, at: index)
+        count += 1
         for later in (index + 1)..<ends.count { ends[later] += length }
         let shared = sharedPrefixCount
         if sharesWords(shared) {
@@ -81,6 +84,7 @@ struct PersistentMapKeys: Sendable {
         let to = Int(ends[index])
         bytes.removeSubrange(from..<to)
         ends.remove(at: index)
+        count -= 1
         let length = UInt32(to - from)
         for later in index..<ends.count { ends[later] -= length }
         if sharesWords(sharedPrefixCount) {
@@ -106,6 +110,7 @@ struct PersistentMapKeys: Sendable {
         precondition(index >= 0 && index <= count)
         bytes.removeSubrange(start(index)...)
         ends.removeSubrange(index...)
+        count = index
         refreshWords()
     }
 
@@ -123,6 +128,7 @@ struct PersistentMapKeys: Sendable {
     private mutating func appendBytes(_ key: some Collection<UInt8>) {
         bytes.append(contentsOf: key)
         ends.append(UInt32(bytes.count))
+        count += 1
     }
 
     // MARK: Search words
@@ -171,45 +177,48 @@ struct PersistentMapKeys: Sendable {
     // MARK: Search
 
     /// The number of keys below `probe` (or, with `upper`, at or below it).
+    ///
+    /// Touches `bytes` and `ends` only for a shared prefix or equal words: an internal node's
+    /// search usually reads its words alone.
     @inline(__always)
     func search(_ probe: UnsafeBufferPointer<UInt8>, upper: Bool) -> Int {
-        let count = ends.count
+        let count = self.count
         guard count > 0 else { return 0 }
         let shared = sharedPrefixCount
-        return bytes.withUnsafeBufferPointer { all in
-            if shared > 0 {
-                // A probe outside the shared prefix sorts before or after every key.
-                let common = min(shared, probe.count)
-                let order = compareBytes(all, probe, count: common)
-                if order > 0 || (order == 0 && probe.count < shared) { return 0 }
-                if order < 0 { return count }
+        if shared > 0 {
+            // A probe outside the shared prefix sorts before or after every key.
+            let order = bytes.withUnsafeBufferPointer { compareBytes($0, probe, count: min(shared, probe.count)) }
+            if order > 0 || (order == 0 && probe.count < shared) { return 0 }
+            if order < 0 { return count }
+        }
+        let word = Self.word(probe, at: shared)
+        // Keys with a smaller word are below the probe, those with a larger one above.
+        var (low, tiesEnd) = words.withUnsafeBufferPointer { words in
+            var low = 0
+            var high = count
+            while low < high {
+                let middle = (low + high) >> 1
+                if words[middle] < word { low = middle + 1 } else { high = middle }
             }
-            let word = Self.word(probe, at: shared)
-            return words.withUnsafeBufferPointer { words in
-                // Keys with a smaller word are below the probe, those with a larger one above.
-                var low = 0
-                var high = count
+            var tiesEnd = low
+            while tiesEnd < count, words[tiesEnd] == word { tiesEnd += 1 }
+            return (low, tiesEnd)
+        }
+        guard low < tiesEnd else { return low }
+        // Equal words (often one: the key itself): settle on the whole keys.
+        var high = tiesEnd
+        bytes.withUnsafeBufferPointer { all in
+            ends.withUnsafeBufferPointer { ends in
                 while low < high {
                     let middle = (low + high) >> 1
-                    if words[middle] < word { low = middle + 1 } else { high = middle }
-                }
-                guard low < count, words[low] == word else { return low }
-                var tiesEnd = low + 1
-                while tiesEnd < count, words[tiesEnd] == word { tiesEnd += 1 }
-                // Equal words (often one: the key itself): settle on the whole keys.
-                high = tiesEnd
-                return ends.withUnsafeBufferPointer { ends in
-                    while low < high {
-                        let middle = (low + high) >> 1
-                        let from = middle == 0 ? 0 : Int(ends[middle - 1])
-                        let key = UnsafeBufferPointer(rebasing: all[from..<Int(ends[middle])])
-                        let order = compareKeyBytes(key, probe)
-                        if order < 0 || (order == 0 && upper) { low = middle + 1 } else { high = middle }
-                    }
-                    return low
+                    let from = middle == 0 ? 0 : Int(ends[middle - 1])
+                    let key = UnsafeBufferPointer(rebasing: all[from..<Int(ends[middle])])
+                    let order = compareKeyBytes(key, probe)
+                    if order < 0 || (order == 0 && upper) { low = middle + 1 } else { high = middle }
                 }
             }
         }
+        return low
     }
 
     /// Checks the words and ends against the bytes (for `checkStructure`).
