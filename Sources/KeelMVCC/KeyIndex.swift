@@ -7,17 +7,19 @@
 /// puts of its generation up to that revision, counting those compaction has dropped.
 ///
 /// Stored flat, since most keys have one generation and few revisions: the oldest revision
-/// inline and the others ascending in an array (empty for a key put once: copying such a
-/// KeyIndex, as a path-copied B-tree leaf does for each of its entries, touches no other
-/// allocation), the positions of tombstones in another array (empty for most keys), and what
-/// compaction took from the oldest generation (its creation, its dropped puts).
+/// inline; the others ascending, and the positions of the tombstones, in a shared box that a
+/// key put once does not have (copying such a KeyIndex, as a path-copied B-tree leaf does for
+/// each of its entries, then bumps no reference count at all); and what compaction took from
+/// the oldest generation (its creation, its dropped puts).
 public struct KeyIndex: Sendable, Hashable {
     /// The oldest revision held: position 0.
     private var first: Revision
+    /// The revisions after `first` and the tombstones; nil when there are neither.
+    private var more: KeyIndexMore?
     /// The revisions after `first`, ascending: positions 1 and up.
-    private var rest: [Revision]
+    private var rest: [Revision] { more?.rest ?? [] }
     /// Positions of the tombstones, ascending: each ends a generation.
-    private var tombstones: [Int]
+    private var tombstones: [Int] { more?.tombstones ?? [] }
     /// When the oldest held generation was created: its first put, which compaction may have
     /// dropped. Main revision 0 when unknown (restored from a lone tombstone).
     private var oldestCreated: Revision
@@ -27,8 +29,7 @@ public struct KeyIndex: Sendable, Hashable {
     /// A key's first put.
     public init(created: Revision) {
         first = created
-        rest = []
-        tombstones = []
+        more = nil
         oldestCreated = created
         oldestDroppedPuts = 0
     }
@@ -39,36 +40,38 @@ public struct KeyIndex: Sendable, Hashable {
     public init(restoring revision: Revision, tombstone: Bool, created: Revision, version: Int64) {
         precondition(tombstone || (version >= 1 && created <= revision), "restore \(revision) created \(created) version \(version)")
         first = revision
-        rest = []
-        tombstones = tombstone ? [0] : []
+        more = tombstone ? KeyIndexMore(rest: [], tombstones: [0]) : nil
         oldestCreated = tombstone ? Revision(main: 0) : created
         oldestDroppedPuts = tombstone ? 0 : version - 1
     }
 
     /// How many revisions are held, puts and tombstones. Never 0.
     @inline(__always)
-    public var revisionCount: Int { rest.count + 1 }
+    public var revisionCount: Int { (more?.rest.count ?? 0) + 1 }
 
     /// The revision at `position` (0 the oldest) of those held.
     @inline(__always)
     public func revision(at position: Int) -> Revision {
-        position == 0 ? first : rest[position - 1]
+        position == 0 ? first : more!.rest[position - 1]
     }
 
     /// Every revision held, puts and tombstones, ascending (a new array: for tests and tools).
     public var revisions: [Revision] { [first] + rest }
 
     /// The newest revision held, put or tombstone.
-    public var modified: Revision { rest.last ?? first }
+    public var modified: Revision { more?.rest.last ?? first }
 
     /// True when the last generation is open: the key exists at `modified`.
-    public var isLive: Bool { tombstones.last != rest.count }
+    public var isLive: Bool {
+        guard let more else { return true }
+        return more.tombstones.last != more.rest.count
+    }
 
     /// Adds a put: the next one of the open generation, or the first of a new one after a
     /// tombstone. `revision` must be above `modified`.
     public mutating func put(_ revision: Revision) {
         precondition(revision > modified, "put \(revision) not above modified \(modified)")
-        rest.append(revision)
+        changeMore { $0.rest.append(revision) }
     }
 
     /// Ends the open generation with a tombstone at `revision` (above `modified`). Returns
@@ -76,8 +79,10 @@ public struct KeyIndex: Sendable, Hashable {
     public mutating func tombstone(_ revision: Revision) -> Bool {
         guard isLive else { return false }
         precondition(revision > modified, "tombstone \(revision) not above modified \(modified)")
-        rest.append(revision)
-        tombstones.append(rest.count)
+        changeMore { more in
+            more.rest.append(revision)
+            more.tombstones.append(more.rest.count)
+        }
         return true
     }
 
@@ -86,9 +91,9 @@ public struct KeyIndex: Sendable, Hashable {
     /// its creation, deleted, or compacted away).
     @inline(__always)
     public func get(atRevision: Int64) -> (modified: Revision, created: Revision, version: Int64)? {
-        if rest.isEmpty {
-            // A key put once (or a lone tombstone): no array to look into.
-            guard first.main <= atRevision, tombstones.isEmpty else { return nil }
+        guard more != nil else {
+            // A key put once: nothing else to look into.
+            guard first.main <= atRevision else { return nil }
             return (first, oldestCreated, 1 + oldestDroppedPuts)
         }
         let position = lastPosition(atOrBelow: atRevision)
@@ -121,6 +126,31 @@ public struct KeyIndex: Sendable, Hashable {
     /// True when the revision at `position` (see `revision(at:)`) is a tombstone.
     public func isTombstone(at position: Int) -> Bool {
         generation(of: position).isTombstone
+    }
+
+    /// Changes the box (copied first when a version shares it, made when there is none), and
+    /// drops it when left empty, so that a key with one put never has one.
+    private mutating func changeMore(_ body: (KeyIndexMore) -> Void) {
+        if more == nil {
+            more = KeyIndexMore(rest: [], tombstones: [])
+        } else if !isKnownUniquelyReferenced(&more) {
+            more = KeyIndexMore(rest: more!.rest, tombstones: more!.tombstones)
+        }
+        body(more!)
+        if more!.rest.isEmpty && more!.tombstones.isEmpty { more = nil }
+    }
+
+    public static func == (a: KeyIndex, b: KeyIndex) -> Bool {
+        a.first == b.first && a.rest == b.rest && a.tombstones == b.tombstones
+            && a.oldestCreated == b.oldestCreated && a.oldestDroppedPuts == b.oldestDroppedPuts
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(first)
+        hasher.combine(rest)
+        hasher.combine(tombstones)
+        hasher.combine(oldestCreated)
+        hasher.combine(oldestDroppedPuts)
     }
 
     /// The position of the last revision with main revision at or below `main`; -1 if none.
@@ -193,7 +223,22 @@ extension KeyIndex {
             oldestDroppedPuts = Int64(count - start)
         }
         first = rest[count - 1]
-        rest.removeFirst(count)
-        tombstones = tombstones.compactMap { $0 >= count ? $0 - count : nil }
+        changeMore { more in
+            more.rest.removeFirst(count)
+            more.tombstones = more.tombstones.compactMap { $0 >= count ? $0 - count : nil }
+        }
+    }
+}
+
+/// A KeyIndex's revisions after its oldest, and its tombstones' positions. Changed only through
+/// a KeyIndex that holds the only reference (`changeMore` copies it otherwise), so a box that
+/// versions share never changes.
+final class KeyIndexMore: @unchecked Sendable {
+    var rest: [Revision]
+    var tombstones: [Int]
+
+    init(rest: [Revision], tombstones: [Int]) {
+        self.rest = rest
+        self.tombstones = tombstones
     }
 }
