@@ -54,6 +54,8 @@ public final class KVStore: @unchecked Sendable {
     private(set) var inBatch = false
     /// A write of the open batch changed the key space and is not published yet.
     private var publishPending = false
+    /// `consistentIndex` changed since the `meta` bucket was last given it (see `record`).
+    private var consistentIndexUnwritten = false
     /// B+tree commits since the store opened (for benchmarks and metrics). Writer thread.
     public private(set) var storageCommits = 0
     var revision: Int64
@@ -140,6 +142,12 @@ public final class KVStore: @unchecked Sendable {
     /// `publish()` hands readers the smaller overlay; until then they hold the old one, whose
     /// rows the commit only duplicated.
     func commit() throws(StorageError) {
+        if consistentIndexUnwritten {
+            let transaction = try storageTransaction()
+            try transaction.put(KVStoreSchema.metaBucket, KVStoreSchema.consistentIndexKey, KVStoreSchema.encode(consistentIndex.index))
+            try transaction.put(KVStoreSchema.metaBucket, KVStoreSchema.termKey, KVStoreSchema.encode(consistentIndex.term))
+            consistentIndexUnwritten = false
+        }
         guard let transaction else { return }
         self.transaction = nil
         pendingRows = 0
@@ -179,13 +187,13 @@ public final class KVStore: @unchecked Sendable {
                                           currentRevision: revision, compactRevision: compactedRevision))
     }
 
-    /// Records that the raft entry `applied` was applied: in the `meta` bucket of the open
-    /// write transaction, committed with the changes it covers.
+    /// Records that the raft entry `applied` was applied. The `meta` bucket gets it when the
+    /// write transaction commits, in the same commit as the changes it covers: only the last
+    /// entry before a commit matters, and writing two meta keys per entry cost a B+tree lookup
+    /// each.
     func record(_ applied: ConsistentIndex) throws(StorageError) {
-        let transaction = try storageTransaction()
-        try transaction.put(KVStoreSchema.metaBucket, KVStoreSchema.consistentIndexKey, KVStoreSchema.encode(applied.index))
-        try transaction.put(KVStoreSchema.metaBucket, KVStoreSchema.termKey, KVStoreSchema.encode(applied.term))
         consistentIndex = applied
+        consistentIndexUnwritten = true
     }
 
     /// Records a raft entry that changes no key (a lease grant, a member change, a refused
