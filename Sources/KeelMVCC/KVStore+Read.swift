@@ -4,7 +4,9 @@ extension KVStore {
     /// etcd's Range (see `RangeOptions` for the rules) at the published state. Any thread; never
     /// takes a lock.
     public func range(_ request: RangeRequest) -> Result<RangeResponse, MVCCRefusal> {
-        withSnapshot { view, storage in
+        // One key is a short read: borrow the view. A range may take long, and a borrowed view
+        // holds back the release of every view the writer retires meanwhile.
+        withSnapshot(borrowing: request.rangeEnd.isEmpty) { view, storage in
             RangeOptions.evaluate(request, index: view.index, currentRevision: view.currentRevision,
                                   compactRevision: view.compactRevision) { revision in
                 Self.keyValue(revision, overlay: view.overlay, storage: storage)
@@ -17,13 +19,31 @@ extension KVStore {
     /// one once the read transaction has begun. While it was, compaction had deleted no row it
     /// can reach (rows go only after a view with the new compact revision is published), and
     /// its overlay holds every row newer than the commits the read transaction sees.
-    func withSnapshot<Result>(_ body: (KVStoreReadView, ReadTransaction) -> Result) -> Result {
+    ///
+    /// With `borrowing`, for short reads, the view is borrowed through `Published.read` rather
+    /// than retained: the readers of every thread would otherwise bump the one view's reference
+    /// count, a cache line they pass back and forth on each read. A borrowed view holds back
+    /// the release of the views the writer retires while `body` runs, so long reads retain it.
+    /// The check that the view is still current borrows either way.
+    func withSnapshot<Result>(borrowing: Bool = false, _ body: (KVStoreReadView, ReadTransaction) -> Result) -> Result {
         while true {
-            let view = published.load()
-            let storage = database.beginRead()
-            defer { storage.end() }
-            if published.load() === view { return body(view, storage) }
+            let done: Result?
+            if borrowing {
+                done = published.read { view in snapshot(view, body) }
+            } else {
+                done = snapshot(published.load(), body)
+            }
+            if let done { return done }
         }
+    }
+
+    /// `body` on `view` and a storage read transaction begun now, if `view` is still the
+    /// published one once it has begun; nil otherwise.
+    private func snapshot<Result>(_ view: KVStoreReadView, _ body: (KVStoreReadView, ReadTransaction) -> Result) -> Result? {
+        let storage = database.beginRead()
+        defer { storage.end() }
+        guard published.read({ $0 === view }) else { return nil }
+        return body(view, storage)
     }
 
     /// The put row at `revision`, from the overlay or else from storage. The index pointed at

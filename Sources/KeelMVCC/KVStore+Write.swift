@@ -61,7 +61,8 @@ extension KVStore {
 
     /// Runs one write transaction: `body` changes rows and the index under `write`; then the
     /// revision moves on if something changed, the consistent index is recorded, the B+tree is
-    /// committed if enough rows are pending, and the new state is published.
+    /// committed if enough rows are pending, and the new state is published (at the end of the
+    /// batch, inside one).
     func perform<Response>(_ applied: ConsistentIndex,
                            _ body: (inout KVStoreWrite) throws(StorageError) -> Result<Response, MVCCRefusal>) throws(StorageError) -> Applied<Response> {
         _ = try storageTransaction()
@@ -71,7 +72,7 @@ extension KVStore {
         if write.changed { revision = write.main }
         try record(applied)
         try commitIfDue()
-        if write.changed { publish() }
+        if write.changed { publishWrite() }
         return Applied(response: response, events: write.events)
     }
 

@@ -23,6 +23,13 @@ public struct KVStoreOptions: Sendable {
 /// `compactRevision`) at any time, without a lock. Every write publishes a new read view before
 /// it returns, so a read that starts afterwards sees it; no read ever sees part of a write.
 ///
+/// Apply batches: between `beginBatch()` and `endBatch()` writes are not published one by one;
+/// `endBatch()` publishes them all with one read view (one freeze of the index), and index
+/// nodes copied during the batch are changed in place for the rest of it. Until then readers
+/// (and the watch engine's history reads) see the state before the batch, so the apply loop
+/// answers the batch's requests and notifies watchers of its revisions only after `endBatch()`.
+/// A flush or compaction inside a batch publishes what the batch wrote so far.
+///
 /// Rows go into the `key` bucket keyed by `Revision.keyBytes(tombstone:)`, each a KeyValue in
 /// protobuf encoding (`RowCodec`). The B+tree write transaction stays open across writes and is
 /// committed every `commitRowsMax` rows or on `flush()`; until then the rows also live in the
@@ -43,6 +50,14 @@ public final class KVStore: @unchecked Sendable {
     var transaction: WriteTransaction?
     /// Rows changed in `transaction` since it began.
     var pendingRows = 0
+    /// Inside `beginBatch()` ... `endBatch()`.
+    private(set) var inBatch = false
+    /// A write of the open batch changed the key space and is not published yet.
+    private var publishPending = false
+    /// `consistentIndex` changed since the `meta` bucket was last given it (see `record`).
+    private var consistentIndexUnwritten = false
+    /// B+tree commits since the store opened (for benchmarks and metrics). Writer thread.
+    public private(set) var storageCommits = 0
     var revision: Int64
     var compactedRevision: Int64
     /// The raft entry the latest write applied.
@@ -127,26 +142,58 @@ public final class KVStore: @unchecked Sendable {
     /// `publish()` hands readers the smaller overlay; until then they hold the old one, whose
     /// rows the commit only duplicated.
     func commit() throws(StorageError) {
+        if consistentIndexUnwritten {
+            let transaction = try storageTransaction()
+            try transaction.put(KVStoreSchema.metaBucket, KVStoreSchema.consistentIndexKey, KVStoreSchema.encode(consistentIndex.index))
+            try transaction.put(KVStoreSchema.metaBucket, KVStoreSchema.termKey, KVStoreSchema.encode(consistentIndex.term))
+            consistentIndexUnwritten = false
+        }
         guard let transaction else { return }
         self.transaction = nil
         pendingRows = 0
         try transaction.commit()
+        storageCommits += 1
         overlay.removeAll()
     }
 
-    /// Publishes the writer's state as the new read view.
+    /// Starts an apply batch: the writes until `endBatch()` are published together, by it.
+    /// Writer thread; batches do not nest.
+    public func beginBatch() {
+        precondition(!inBatch, "apply batches do not nest")
+        inBatch = true
+    }
+
+    /// Ends the apply batch: publishes every write it made, so reads starting afterwards see
+    /// them. Only then may the apply loop answer its requests and notify watchers.
+    public func endBatch() {
+        precondition(inBatch, "endBatch without beginBatch")
+        inBatch = false
+        if publishPending { publish() }
+    }
+
+    /// After a write that changed something: publishes it now, or at the end of the batch.
+    func publishWrite() {
+        if inBatch {
+            publishPending = true
+        } else {
+            publish()
+        }
+    }
+
+    /// Publishes the writer's state as the new read view, now (inside a batch too).
     func publish() {
+        publishPending = false
         published.publish(KVStoreReadView(index: builder.freeze(), overlay: overlay,
                                           currentRevision: revision, compactRevision: compactedRevision))
     }
 
-    /// Records that the raft entry `applied` was applied: in the `meta` bucket of the open
-    /// write transaction, committed with the changes it covers.
+    /// Records that the raft entry `applied` was applied. The `meta` bucket gets it when the
+    /// write transaction commits, in the same commit as the changes it covers: only the last
+    /// entry before a commit matters, and writing two meta keys per entry cost a B+tree lookup
+    /// each.
     func record(_ applied: ConsistentIndex) throws(StorageError) {
-        let transaction = try storageTransaction()
-        try transaction.put(KVStoreSchema.metaBucket, KVStoreSchema.consistentIndexKey, KVStoreSchema.encode(applied.index))
-        try transaction.put(KVStoreSchema.metaBucket, KVStoreSchema.termKey, KVStoreSchema.encode(applied.term))
         consistentIndex = applied
+        consistentIndexUnwritten = true
     }
 
     /// Records a raft entry that changes no key (a lease grant, a member change, a refused

@@ -1,7 +1,7 @@
 /// One immutable state of the key space that readers on any thread share: the revision index,
 /// the rows not yet committed to the B+tree, and the current and compact revisions. The apply
-/// loop publishes a new one after every write (one atomic swap); a reader loads one and never
-/// takes a lock.
+/// loop publishes a new one after every write, or after every apply batch (one atomic swap);
+/// a reader loads one and never takes a lock.
 final class KVStoreReadView: Sendable {
     let index: IndexVersion
     /// Every row newer than the B+tree commit that was the newest when this view was published.

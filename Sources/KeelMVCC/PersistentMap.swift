@@ -88,7 +88,7 @@ extension PersistentMapNode {
         }
         return node._withUnsafeGuaranteedRef { leaf in
             let index = leaf.lowerBound(key)
-            guard index < leaf.keys.count, compareKeyBytes(leaf.keys[index], key) == 0 else { return nil }
+            guard index < leaf.keys.count, leaf.keys.compare(index, key) == 0 else { return nil }
             return leaf.values.withUnsafeBufferPointer { body($0[index]) }
         }
     }
@@ -125,15 +125,9 @@ extension PersistentMapNode {
         precondition(size <= capacity, "node of \(size) over capacity \(capacity)")
         precondition(isRoot ? (isLeaf ? size >= 1 : size >= 2) : size >= capacity / 2,
                      "node of \(size) under the minimum for capacity \(capacity)")
-        for (a, b) in zip(keys, keys.dropFirst()) { precondition(compareKeyBytes(a, b) < 0, "keys out of order") }
-        if let lower, let first = keys.first { precondition(compareKeyBytes(first, lower) >= 0, "key below its separator") }
-        if let upper, let last = keys.last { precondition(compareKeyBytes(last, upper) < 0, "key at or above its separator") }
-        precondition(searchWords.count == keys.count, "search words out of date")
-        for (index, key) in keys.enumerated() {
-            precondition(key.count >= sharedPrefixCount && key.prefix(sharedPrefixCount) == keys[0].prefix(sharedPrefixCount)
-                         && key.withUnsafeBufferPointer { Self.word($0, at: sharedPrefixCount) } == searchWords[index],
-                         "search words out of date")
-        }
+        keys.checkWords()
+        if let lower, !keys.isEmpty { precondition(keys.compare(0, lower) >= 0, "key below its separator") }
+        if let upper, !keys.isEmpty { precondition(keys.compare(keys.count - 1, upper) < 0, "key at or above its separator") }
         if isLeaf {
             precondition(leafDepth == nil || leafDepth == depth, "leaves at depths \(leafDepth!) and \(depth)")
             leafDepth = depth

@@ -34,10 +34,15 @@ public final class PersistentMapBuilder<Value> {
         root?.find(key)
     }
 
+    /// Calls `body` on the value of `key` in place (no copy); nil when `key` is absent.
+    public func withValue<Result>(_ key: [UInt8], _ body: (borrowing Value) -> Result) -> Result? {
+        root?.withValue(key, body)
+    }
+
     /// Changes the value of `key` in place and returns what `body` returns; nil (and `body`
     /// is not called) when `key` is absent.
     public func modify<Result>(_ key: [UInt8], _ body: (inout Value) -> Result) -> Result? {
-        guard root != nil, root!.find(key) != nil else { return nil }
+        guard root != nil, root!.withValue(key, { _ in () }) != nil else { return nil }
         let path = ownedPath(to: key)
         let leaf = path.leaf
         let index = leaf.lowerBound(key)
@@ -49,14 +54,14 @@ public final class PersistentMapBuilder<Value> {
     @discardableResult
     public func set(_ key: [UInt8], _ value: Value) -> Bool {
         guard root != nil else {
-            root = PersistentMapNode(owner: owner, isLeaf: true, keys: [key], values: [value], children: [])
+            root = PersistentMapNode(owner: owner, isLeaf: true, keys: PersistentMapKeys([key]), values: [value], children: [])
             count = 1
             return true
         }
         let path = ownedPath(to: key)
         let leaf = path.leaf
         let index = leaf.lowerBound(key)
-        if index < leaf.keys.count, compareKeyBytes(leaf.keys[index], key) == 0 {
+        if index < leaf.keys.count, leaf.keys.compare(index, key) == 0 {
             leaf.values[index] = value
             return false
         }
@@ -67,10 +72,30 @@ public final class PersistentMapBuilder<Value> {
         return true
     }
 
+    /// Changes the value of `key` in place with `update`, or adds it with the value `insert`
+    /// makes when it is absent: one descent either way.
+    public func upsert(_ key: [UInt8], insert: () -> Value, update: (inout Value) -> Void) {
+        guard root != nil else {
+            set(key, insert())
+            return
+        }
+        let path = ownedPath(to: key)
+        let leaf = path.leaf
+        let index = leaf.lowerBound(key)
+        if index < leaf.keys.count, leaf.keys.compare(index, key) == 0 {
+            update(&leaf.values[index])
+            return
+        }
+        leaf.keys.insert(key, at: index)
+        leaf.values.insert(insert(), at: index)
+        count += 1
+        splitOverfull(path)
+    }
+
     /// Removes `key`; returns its value, nil when it was absent.
     @discardableResult
     public func remove(_ key: [UInt8]) -> Value? {
-        guard root != nil, root!.find(key) != nil else { return nil }
+        guard root != nil, root!.withValue(key, { _ in () }) != nil else { return nil }
         let path = ownedPath(to: key)
         let leaf = path.leaf
         let index = leaf.lowerBound(key)
@@ -118,7 +143,8 @@ public final class PersistentMapBuilder<Value> {
             let node = path.nodes[level]
             let (separator, right) = split(node)
             if level == 0 {
-                root = PersistentMapNode(owner: owner, isLeaf: false, keys: [separator], values: [], children: [node, right])
+                root = PersistentMapNode(owner: owner, isLeaf: false, keys: PersistentMapKeys([separator]), values: [],
+                                         children: [node, right])
             } else {
                 let parent = path.nodes[level - 1]
                 let index = path.indices[level - 1]
@@ -134,17 +160,17 @@ public final class PersistentMapBuilder<Value> {
     private func split(_ node: PersistentMapNode<Value>) -> ([UInt8], PersistentMapNode<Value>) {
         let half = (node.size + 1) / 2
         if node.isLeaf {
-            let right = PersistentMapNode(owner: owner, isLeaf: true, keys: Array(node.keys[half...]),
+            let right = PersistentMapNode(owner: owner, isLeaf: true, keys: node.keys.suffix(from: half),
                                           values: Array(node.values[half...]), children: [])
-            node.keys.removeSubrange(half...)
+            node.keys.removeSuffix(from: half)
             node.values.removeSubrange(half...)
             return (right.keys[0], right)
         }
         // Children [0, half) stay; separator half - 1 moves up; the rest go right.
         let separator = node.keys[half - 1]
-        let right = PersistentMapNode(owner: owner, isLeaf: false, keys: Array(node.keys[half...]),
+        let right = PersistentMapNode(owner: owner, isLeaf: false, keys: node.keys.suffix(from: half),
                                       values: [], children: Array(node.children[half...]))
-        node.keys.removeSubrange((half - 1)...)
+        node.keys.removeSuffix(from: half - 1)
         node.children.removeSubrange(half...)
         return (separator, right)
     }
@@ -183,20 +209,23 @@ public final class PersistentMapBuilder<Value> {
         }
         let half = (left.size + right.size) / 2
         if left.isLeaf {
-            let keys = left.keys + right.keys
+            var keys = left.keys
+            keys.append(contentsOf: right.keys)
             let values = left.values + right.values
-            left.keys = Array(keys[..<half])
+            left.keys = keys.prefix(half)
             left.values = Array(values[..<half])
-            right.keys = Array(keys[half...])
+            right.keys = keys.suffix(from: half)
             right.values = Array(values[half...])
-            parent.keys[leftIndex] = right.keys[0]
+            parent.keys.replace(at: leftIndex, with: right.keys[0])
         } else {
-            let keys = left.keys + [separator] + right.keys
+            var keys = left.keys
+            keys.append(separator)
+            keys.append(contentsOf: right.keys)
             let children = left.children + right.children
-            left.keys = Array(keys[..<(half - 1)])
+            left.keys = keys.prefix(half - 1)
             left.children = Array(children[..<half])
-            parent.keys[leftIndex] = keys[half - 1]
-            right.keys = Array(keys[half...])
+            parent.keys.replace(at: leftIndex, with: keys[half - 1])
+            right.keys = keys.suffix(from: half)
             right.children = Array(children[half...])
         }
     }

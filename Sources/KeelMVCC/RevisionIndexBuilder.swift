@@ -21,18 +21,22 @@ public final class IndexBuilder {
 
     public var keyCount: Int { map.count }
 
+    /// Checks the B-tree's structure as it is now (for tests; a broken invariant stops the
+    /// process).
+    func checkStructure() {
+        map.current.checkStructure()
+    }
+
     /// Adds a put of `key` at `revision`, which must be above the key's newest revision: the
     /// key's first, the next of its open generation, or the first of a new generation.
     public func put(_ key: [UInt8], _ revision: Revision) {
-        if map.modify(key, { $0.put(revision) }) == nil {
-            map.set(key, KeyIndex(key: key, created: revision))
-        }
+        map.upsert(key, insert: { KeyIndex(created: revision) }, update: { $0.put(revision) })
     }
 
     /// Adds a tombstone of `key` at `revision`, ending its generation. Returns false, changing
     /// nothing, when the key is not live.
     public func tombstone(_ key: [UInt8], _ revision: Revision) -> Bool {
-        guard map.get(key)?.isLive == true else { return false }
+        guard map.withValue(key, { $0.isLive }) == true else { return false }
         let done = map.modify(key) { $0.tombstone(revision) }
         precondition(done == true, "tombstone of a live key refused")
         return true
@@ -54,7 +58,7 @@ public final class IndexBuilder {
             }
         }
         if known == nil {
-            map.set(key, KeyIndex(restoring: key, revision, tombstone: tombstone, created: created, version: version))
+            map.set(key, KeyIndex(restoring: revision, tombstone: tombstone, created: created, version: version))
         }
     }
 
@@ -63,7 +67,7 @@ public final class IndexBuilder {
     }
 
     public func get(_ key: [UInt8], atRevision: Int64) -> (modified: Revision, created: Revision, version: Int64)? {
-        map.get(key)?.get(atRevision: atRevision)
+        map.withValue(key) { $0.get(atRevision: atRevision) } ?? nil
     }
 
     /// As `IndexVersion.forEach`, over the builder's own changes. `body` must not change the
@@ -104,11 +108,11 @@ public final class IndexBuilder {
             visited += 1
             let drop = index.compaction(atRevision: atRevision)
             var position = drop
-            while position < index.revisions.count, index.revisions[position].main <= atRevision {
-                keep.insert(index.revisions[position])
+            while position < index.revisionCount, index.revision(at: position).main <= atRevision {
+                keep.insert(index.revision(at: position))
                 position += 1
             }
-            if drop > 0 { drops.append((key, drop, drop == index.revisions.count)) }
+            if drop > 0 { drops.append((key, drop, drop == index.revisionCount)) }
             return true
         }
         // Changes wait until the walk is over: a change may copy or move the nodes it walks.

@@ -87,8 +87,8 @@ public struct IndexVersion: Sendable {
         map.forEach(from: nil) { _, index in
             let drop = index.compaction(atRevision: atRevision)
             var position = drop
-            while position < index.revisions.count, index.revisions[position].main <= atRevision {
-                if !index.isTombstone(at: position) { kept.insert(index.revisions[position]) }
+            while position < index.revisionCount, index.revision(at: position).main <= atRevision {
+                if !index.isTombstone(at: position) { kept.insert(index.revision(at: position)) }
                 position += 1
             }
             return true

@@ -9,7 +9,7 @@ import Testing
     static func r(_ main: Int64, _ sub: Int64 = 0) -> Revision { Revision(main: main, sub: sub) }
 
     static func example() -> KeyIndex {
-        var index = KeyIndex(key: Array("foo".utf8), created: r(1))
+        var index = KeyIndex(created: r(1))
         index.put(r(2))
         delete(&index, r(3))
         index.put(r(4))
@@ -55,7 +55,7 @@ import Testing
     }
 
     @Test func getBeforeCreationIsAbsent() {
-        var index = KeyIndex(key: [1], created: Self.r(10, 2))
+        var index = KeyIndex(created: Self.r(10, 2))
         Self.expectGet(index, 9, nil)
         Self.expectGet(index, 10, (10, 10, 1))
         index.put(Self.r(12))
@@ -65,7 +65,7 @@ import Testing
     }
 
     @Test func tombstoneNeedsALiveKeyAndPutAfterTombstoneStartsAGeneration() {
-        var index = KeyIndex(key: [1], created: Self.r(1))
+        var index = KeyIndex(created: Self.r(1))
         Self.delete(&index, Self.r(2))
         let refused = !index.tombstone(Self.r(3))
         #expect(refused)
@@ -79,7 +79,7 @@ import Testing
     }
 
     @Test func compactInsideAGenerationKeepsVersionsAndCreation() {
-        var index = KeyIndex(key: [1], created: Self.r(1))
+        var index = KeyIndex(created: Self.r(1))
         for main in 2...4 { index.put(Self.r(Int64(main))) }
         #expect(Self.compact(&index, at: 3) == [Self.r(3)])
         #expect(index.revisions == [Self.r(3), Self.r(4)])
@@ -119,7 +119,7 @@ import Testing
     }
 
     @Test func compactInTheGapBetweenGenerationsDropsTheOldOne() {
-        var index = KeyIndex(key: [1], created: Self.r(1))
+        var index = KeyIndex(created: Self.r(1))
         Self.delete(&index, Self.r(3))
         index.put(Self.r(6))
         index.put(Self.r(7))
@@ -132,7 +132,7 @@ import Testing
     }
 
     @Test func compactAcrossAGenerationBoundaryCountsTheNewGeneration() {
-        var index = KeyIndex(key: [1], created: Self.r(1))
+        var index = KeyIndex(created: Self.r(1))
         index.put(Self.r(2))
         Self.delete(&index, Self.r(3))
         for main in 4...6 { index.put(Self.r(Int64(main))) }
@@ -143,19 +143,38 @@ import Testing
     }
 
     @Test func aLiveKeyIsNeverCompactedAway() {
-        let index = KeyIndex(key: [1], created: Self.r(1))
+        let index = KeyIndex(created: Self.r(1))
         #expect(index.compaction(atRevision: 100) == 0)
     }
 
     @Test func restoreStartsFromTheRowsCreationAndVersion() {
-        var index = KeyIndex(restoring: [1], Self.r(9), tombstone: false, created: Self.r(3), version: 5)
+        var index = KeyIndex(restoring: Self.r(9), tombstone: false, created: Self.r(3), version: 5)
         Self.expectGet(index, 9, (9, 3, 5))
         index.put(Self.r(10))
         Self.expectGet(index, 10, (10, 3, 6))
-        var lone = KeyIndex(restoring: [1], Self.r(9), tombstone: true, created: Self.r(0), version: 0)
+        var lone = KeyIndex(restoring: Self.r(9), tombstone: true, created: Self.r(0), version: 0)
         #expect(!lone.isLive)
         Self.expectGet(lone, 9, nil)
         lone.put(Self.r(11))
         Self.expectGet(lone, 11, (11, 11, 1))
+    }
+
+    /// The oldest revision is held inline and the rest in an array: positions read through
+    /// `revision(at:)` agree with `revisions` however the key grows and is compacted.
+    @Test func positionsAgreeWithTheRevisionList() {
+        var index = Self.example()
+        #expect(index.revisionCount == 5 && (0..<5).map { index.revision(at: $0) } == index.revisions)
+        index.dropOldest(3)
+        #expect(index.revisions == [Self.r(4), Self.r(5)] && index.revision(at: 0) == Self.r(4) && index.revisionCount == 2)
+        Self.expectGet(index, 4, (4, 4, 1))
+        index.dropOldest(1)
+        #expect(index.revisions == [Self.r(5)] && index.revisionCount == 1 && !index.isLive)
+        Self.expectGet(index, 5, nil)
+        index.put(Self.r(6))
+        Self.expectGet(index, 6, (6, 6, 1))
+        let once = KeyIndex(created: Self.r(7, 1))
+        Self.expectGet(once, 6, nil)
+        Self.expectGet(once, 7, (7, 7, 1))
+        #expect(once.modified == Self.r(7, 1) && once.isLive && once.revisions(since: 7) == [Self.r(7, 1)])
     }
 }

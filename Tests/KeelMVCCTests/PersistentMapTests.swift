@@ -128,4 +128,28 @@ import Testing
             #expect(full.count == keys.count && full.get(keys[4_321]) == 4_321)
         }
     }
+
+    /// A node's search against a plain scan, on keys sharing a prefix (short and long, so both
+    /// the in-node prefix word and the byte comparison run) and probes around that prefix:
+    /// shorter than it, equal, diverging below or above it, longer.
+    @Test func nodeSearchAgreesWithAScanAroundSharedPrefixes() {
+        for prefix in [[UInt8](), [7], [7, 0, 9], Array(repeating: 5, count: 8), Array(repeating: 200, count: 13)] {
+            let keys = [[1], [1, 0], [2, 255], [3], [3, 3, 3], [200]].map { prefix + $0 }
+            let node = PersistentMapKeys(keys)
+            node.checkWords()
+            var probes: [[UInt8]] = keys + [prefix, prefix + [0], prefix + [255, 255], [], [0], [255]]
+            for cut in 0..<prefix.count {
+                probes.append(Array(prefix[..<cut]))
+                probes.append(Array(prefix[..<cut]) + [prefix[cut] &- 1])
+                probes.append(Array(prefix[..<cut]) + [prefix[cut] &+ 1])
+            }
+            for probe in probes {
+                for upper in [false, true] {
+                    let want = keys.filter { upper ? !probe.lexicographicallyPrecedes($0) : $0.lexicographicallyPrecedes(probe) }.count
+                    let got = probe.withUnsafeBufferPointer { node.search($0, upper: upper) }
+                    #expect(got == want, "prefix \(prefix), probe \(probe), upper \(upper)")
+                }
+            }
+        }
+    }
 }
