@@ -19,6 +19,11 @@ public struct KeySpaceOptions: Sendable {
 /// to the watch engine, in revision order. Callers skip entries at or below
 /// `store.consistentIndex` (they were applied before a restart).
 ///
+/// Between `beginBatch()` and `endBatch()` the store publishes nothing and the watch engine is
+/// told nothing: both happen at `endBatch()`, after which the apply loop answers the batch's
+/// requests. (Watchers catching up read history only up to the published revision, so they
+/// must not hear of a revision before it is published.)
+///
 /// Threads: the apply methods run on the one apply thread. Reads go to `store` (any thread,
 /// lock-free), lease queries and keepalives to `lessor`, watch streams to `watches`.
 public final class KeySpace: @unchecked Sendable {
@@ -29,6 +34,8 @@ public final class KeySpace: @unchecked Sendable {
     /// Keys that carried a lease the `lease` bucket did not hold when the key space was opened.
     /// etcd logs them and goes on; they keep their lease id but nothing will revoke them.
     public let keysWithUnknownLeaseAtOpen: [[UInt8]]
+    /// Inside a batch: the events of each revision written, for `endBatch()` to hand on.
+    private var heldEvents: [[Event]]?
 
     /// Opens the key space in `database`: the store rebuilds its index, the lessor restores
     /// the leases (as a follower: no countdowns until `lessor.promote`), and every live key
@@ -48,6 +55,23 @@ public final class KeySpace: @unchecked Sendable {
         keysWithUnknownLeaseAtOpen = unknown
         store.leaseExists = { [lessor] id in lessor.contains(id) }
         watches = WatchHub(history: store, limits: options.watch)
+    }
+
+    // MARK: Batches
+
+    /// Starts an apply batch (see the type's documentation). Batches do not nest.
+    public func beginBatch() {
+        precondition(heldEvents == nil, "apply batches do not nest")
+        store.beginBatch()
+        heldEvents = []
+    }
+
+    /// Publishes the batch's writes, then hands their events to the watch engine.
+    public func endBatch() {
+        guard let held = heldEvents else { preconditionFailure("endBatch() without beginBatch()") }
+        heldEvents = nil
+        store.endBatch()
+        for events in held { watches.notify(revision: events[0].kv.modRevision, events: events) }
     }
 
     // MARK: Key writes
@@ -110,7 +134,8 @@ public final class KeySpace: @unchecked Sendable {
     // MARK: After every write
 
     /// Moves lease attachments to match what the write left (a put carries its lease or none;
-    /// a deleted key carries nothing), then hands the events to the watch engine.
+    /// a deleted key carries nothing), then hands the events to the watch engine, or holds
+    /// them for `endBatch()`.
     private func publishEvents(_ events: [Event]) {
         guard let revision = events.first?.kv.modRevision else { return }
         for event in events {
@@ -124,6 +149,10 @@ public final class KeySpace: @unchecked Sendable {
                 precondition(lessor.attach(wanted, keys: [event.kv.key]) == nil, "a put attached to lease \(wanted), which is gone")
             }
         }
-        watches.notify(revision: revision, events: events)
+        if heldEvents != nil {
+            heldEvents!.append(events)
+        } else {
+            watches.notify(revision: revision, events: events)
+        }
     }
 }

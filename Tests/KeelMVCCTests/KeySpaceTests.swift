@@ -97,6 +97,21 @@ final class KeySpaceFixture {
         #expect(fixture.space.store.consistentIndex.index == fixture.applied)
     }
 
+    @Test func aBatchIsPublishedAndNotifiedAtItsEnd() throws {
+        let fixture = try KeySpaceFixture()
+        let stream = fixture.space.watches.openStream {}
+        _ = stream.create(WatchCreateRequest(key: [0], end: [0]))
+        _ = stream.take(max: 10)
+        fixture.space.beginBatch()
+        try fixture.put("a")
+        try fixture.put("b")
+        #expect(fixture.liveKeys().isEmpty)
+        #expect(stream.take(max: 10).isEmpty)
+        fixture.space.endBatch()
+        #expect(fixture.liveKeys() == ["a", "b"])
+        #expect(stream.take(max: 10).map(\.revision) == [1, 2])
+    }
+
     /// Restart: the index, the revision, the consistent index, the leases with their keys and
     /// their checkpointed remaining TTL all come back; a crash goes back to the last commit as
     /// one consistent state.

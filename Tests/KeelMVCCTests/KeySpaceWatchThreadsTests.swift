@@ -57,7 +57,17 @@ import Testing
         let firstEntry = fixture.applied + 1
         let writer = OSThread(name: "keyspace-watch-writer") {
             var random = SeededGenerator(seed: seed)
+            var batchLeft = 0
             for entry in 0..<UInt64(Self.writes) {
+                // Apply batches of 1 to 8 entries, as the apply loop makes them.
+                if batchLeft == 0 {
+                    batchLeft = 1 + Int(random.next() % 8)
+                    space.beginBatch()
+                }
+                defer {
+                    batchLeft -= 1
+                    if batchLeft == 0 || entry == UInt64(Self.writes - 1) { space.endBatch() }
+                }
                 let key = bytes(Self.keys[Int(random.next() % UInt64(Self.keys.count))])
                 let other = bytes(Self.keys[Int(random.next() % UInt64(Self.keys.count))])
                 let applied = ConsistentIndex(index: firstEntry + entry, term: 1)
