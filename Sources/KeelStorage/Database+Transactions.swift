@@ -126,7 +126,7 @@ extension Database {
         guard !node.isLeaf else { return }
         for child in node.childNodes { if let child { rebalance(child, txid: txid) } }
         var i = 0
-        while i < node.children.count && node.children.count > 1 {
+        while i < node.count && node.count > 1 {
             guard let child = node.childNodes[i], child.encodedBytes(below: Self.pageSize / 4) else {
                 i += 1
                 continue
@@ -136,6 +136,7 @@ extension Database {
             let right = left + 1
             let into = materializedChild(node, left)
             let from = materializedChild(node, right)
+            node.explode()
             into.explode()
             from.explode()
             into.keys += from.keys
@@ -158,7 +159,7 @@ extension Database {
     /// Child `index` of a branch in memory, brought into memory too if it is not yet.
     func materializedChild(_ node: Node, _ index: Int) -> Node {
         if let child = node.childNodes[index] { return child }
-        let child = self.node(node.children[index])
+        let child = self.node(node.child(index))
         node.childNodes[index] = child
         return child
     }
@@ -170,18 +171,11 @@ extension Database {
         if !node.isLeaf {
             spillChildren(node, txid: txid, writes: &writes)
             // A root left with one child is replaced by it: the tree gets shorter.
-            if isRoot && node.children.count == 1 { return [(node.keys[0], node.children[0])] }
+            if isRoot && node.count == 1 { return [(node.key(0), node.child(0))] }
         }
         node.assertImageSpace()
-        if let image = node.image {
-            // Edited in place and still one page: written out as it is, under its new id.
-            guard image.count > 0 else { return [] }
-            let page = freelist.allocate(1)
-            let buffer = writes.reserve(page, pages: 1)
-            buffer.baseAddress!.copyMemory(from: image.base, byteCount: Self.pageSize)
-            buffer.baseAddress!.storeBytes(of: page.rawValue.littleEndian, toByteOffset: 8, as: UInt64.self)
-            return [(image.view.key(0), page)]
-        }
+        if let image = node.image { return writeImage(image.base, count: image.count, writes: &writes) }
+        if let image = node.branchImage { return writeImage(image.base, count: image.count, writes: &writes) }
         var result: [(key: NodeBytes, page: PageID)] = []
         for (run, bytes) in node.pieces(pageSize: Self.pageSize) {
             let pages = (bytes + Self.pageSize - 1) / Self.pageSize
@@ -193,44 +187,25 @@ extension Database {
         return result
     }
 
-    /// Spills a branch's children in memory and points the branch at their new pages. A
-    /// child that went to one page is updated in place; the arrays are rebuilt only from the
-    /// first child that split or vanished.
+    /// A node edited in place and still one page: written out as it is, under its new id.
+    private func writeImage(_ base: UnsafeMutableRawPointer, count: Int, writes: inout PageWrites) -> [(key: NodeBytes, page: PageID)] {
+        guard count > 0 else { return [] }
+        let page = freelist.allocate(1)
+        let buffer = writes.reserve(page, pages: 1)
+        buffer.baseAddress!.copyMemory(from: base, byteCount: Self.pageSize)
+        buffer.baseAddress!.storeBytes(of: page.rawValue.littleEndian, toByteOffset: 8, as: UInt64.self)
+        return [(PageView(bytes: UnsafeRawBufferPointer(buffer)).key(0), page)]
+    }
+
+    /// Spills a branch's children in memory and points the branch at their new pages, from
+    /// the last child to the first: the pieces of a child that split go in after it, where
+    /// they shift none of the children still to do.
     private func spillChildren(_ node: Node, txid: TxID, writes: inout PageWrites) {
-        var keys: [NodeBytes] = []
-        var children: [PageID] = []
-        var rebuilding = false
-        for i in node.children.indices {
-            guard let child = node.childNodes[i] else {
-                if rebuilding {
-                    keys.append(node.keys[i])
-                    children.append(node.children[i])
-                }
-                continue
-            }
+        for i in node.childNodes.indices.reversed() {
+            guard let child = node.childNodes[i] else { continue }
             node.childNodes[i] = nil
-            let pieces = spill(child, txid: txid, writes: &writes, isRoot: false)
-            if !rebuilding && pieces.count == 1 {
-                node.keys[i] = pieces[0].key
-                node.children[i] = pieces[0].page
-                continue
-            }
-            if !rebuilding {
-                rebuilding = true
-                keys.reserveCapacity(node.keys.count + pieces.count)
-                children.reserveCapacity(node.keys.count + pieces.count)
-                keys.append(contentsOf: node.keys[..<i])
-                children.append(contentsOf: node.children[..<i])
-            }
-            for piece in pieces {
-                keys.append(piece.key)
-                children.append(piece.page)
-            }
+            node.replaceChild(i, with: spill(child, txid: txid, writes: &writes, isRoot: false))
         }
-        guard rebuilding else { return }
-        node.keys = keys
-        node.children = children
-        node.childNodes = [Node?](repeating: nil, count: children.count)
     }
 
     func writeMeta(_ next: Meta) throws(IOError) {
