@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import KeelIO
 
 /// Sizes the storage engine reports (they feed etcd's Status dbSize / dbSizeInUse).
@@ -187,24 +190,31 @@ extension Database {
         return result
     }
 
-    /// A node edited in place and still one page: written out as it is, under its new id.
+    /// A node edited in place and still one page: written out from where it is (no copy),
+    /// under its new id.
     private func writeImage(_ base: UnsafeMutableRawPointer, count: Int, writes: inout PageWrites) -> [(key: NodeBytes, page: PageID)] {
         guard count > 0 else { return [] }
         let page = freelist.allocate(1)
-        let buffer = writes.reserve(page, pages: 1)
-        buffer.baseAddress!.copyMemory(from: base, byteCount: Self.pageSize)
-        buffer.baseAddress!.storeBytes(of: page.rawValue.littleEndian, toByteOffset: 8, as: UInt64.self)
-        return [(PageView(bytes: UnsafeRawBufferPointer(buffer)).key(0), page)]
+        base.storeBytes(of: page.rawValue.littleEndian, toByteOffset: 8, as: UInt64.self)
+        writes.add(page, from: base)
+        return [(PageView(bytes: UnsafeRawBufferPointer(start: base, count: Self.pageSize)).key(0), page)]
     }
 
-    /// Spills a branch's children in memory and points the branch at their new pages, from
-    /// the last child to the first: the pieces of a child that split go in after it, where
-    /// they shift none of the children still to do.
+    /// Spills a branch's children in memory and points the branch at their new pages. In key
+    /// order, so that pages are taken from the freelist (lowest first) in key order too: a
+    /// scan then reads the pages a commit wrote in ascending file order.
     private func spillChildren(_ node: Node, txid: TxID, writes: inout PageWrites) {
-        for i in node.childNodes.indices.reversed() {
-            guard let child = node.childNodes[i] else { continue }
+        var i = 0
+        while i < node.childNodes.count {
+            guard let child = node.childNodes[i] else {
+                i += 1
+                continue
+            }
             node.childNodes[i] = nil
-            node.replaceChild(i, with: spill(child, txid: txid, writes: &writes, isRoot: false))
+            let pieces = spill(child, txid: txid, writes: &writes, isRoot: false)
+            node.replaceChild(i, with: pieces)
+            // Past the pieces (none when the child emptied: the next one moved to `i`).
+            i += pieces.count
         }
     }
 
@@ -265,8 +275,9 @@ extension Database {
 }
 
 /// The pages a commit writes. Nodes are encoded straight into large chunks (no buffer per
-/// node); at flush the pages are sorted and every run that is contiguous both in the file and
-/// in the chunks goes out as one write. The chunks of one commit serve the next one (see
+/// node), and page images are written from where they were edited; at flush the pages are
+/// sorted and every run contiguous in the file goes out as one pwritev (pages also contiguous
+/// in memory share an iovec). The chunks of one commit serve the next one (see
 /// `surrender`): fresh ones would be faulted in page by page on every commit.
 struct PageWrites: ~Copyable {
     /// Chunks in use, the last one being filled.
@@ -318,20 +329,35 @@ struct PageWrites: ~Copyable {
         return UnsafeMutableRawBufferPointer(start: start, count: bytes)
     }
 
+    /// Writes the page at `page` from `start`, which stays untouched until `flush`.
+    mutating func add(_ page: PageID, from start: UnsafeMutableRawPointer) {
+        pages.append((page, start, Database.pageSize))
+    }
+
     /// Writes every page, then one fdatasync.
     mutating func flush(to file: inout DurableFile) throws(IOError) {
         guard !pages.isEmpty else { return }
         pages.sort { $0.page < $1.page }
-        var first = 0
-        for i in 1...pages.count {
-            let joins = i < pages.count &&
-                pages[i].page.rawValue == pages[i - 1].page.rawValue + UInt64(pages[i - 1].bytes / Database.pageSize) &&
-                pages[i].start == pages[i - 1].start + pages[i - 1].bytes
-            if joins { continue }
-            let bytes = pages[first..<i].reduce(0) { $0 + $1.bytes }
-            try file.write(UnsafeRawBufferPointer(start: pages[first].start, count: bytes),
-                           at: Int64(pages[first].page.rawValue) * Int64(Database.pageSize))
-            first = i
+        let vectors = UnsafeMutableBufferPointer<iovec>.allocate(capacity: pages.count)
+        defer { vectors.deallocate() }
+        var count = 0
+        var runStart = 0
+        for i in 0...pages.count {
+            let joins = i > 0 && i < pages.count &&
+                pages[i].page.rawValue == pages[i - 1].page.rawValue + UInt64(pages[i - 1].bytes / Database.pageSize)
+            if !joins && count > 0 {
+                try Syscalls.pwritevAll(file.descriptor, UnsafeMutableBufferPointer(rebasing: vectors[0..<count]),
+                                        offset: Int64(pages[runStart].page.rawValue) * Int64(Database.pageSize), path: file.path)
+                count = 0
+                runStart = i
+            }
+            guard i < pages.count else { break }
+            if joins, let last = vectors[count - 1].iov_base, last + vectors[count - 1].iov_len == UnsafeMutableRawPointer(pages[i].start) {
+                vectors[count - 1].iov_len += pages[i].bytes
+            } else {
+                vectors[count] = iovec(iov_base: pages[i].start, iov_len: pages[i].bytes)
+                count += 1
+            }
         }
         try file.sync()
     }
