@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import KeelIO
 
 /// Sizes the storage engine reports (they feed etcd's Status dbSize / dbSizeInUse).
@@ -126,7 +129,7 @@ extension Database {
         guard !node.isLeaf else { return }
         for child in node.childNodes { if let child { rebalance(child, txid: txid) } }
         var i = 0
-        while i < node.children.count && node.children.count > 1 {
+        while i < node.count && node.count > 1 {
             guard let child = node.childNodes[i], child.encodedBytes(below: Self.pageSize / 4) else {
                 i += 1
                 continue
@@ -136,6 +139,7 @@ extension Database {
             let right = left + 1
             let into = materializedChild(node, left)
             let from = materializedChild(node, right)
+            node.explode()
             into.explode()
             from.explode()
             into.keys += from.keys
@@ -158,7 +162,7 @@ extension Database {
     /// Child `index` of a branch in memory, brought into memory too if it is not yet.
     func materializedChild(_ node: Node, _ index: Int) -> Node {
         if let child = node.childNodes[index] { return child }
-        let child = self.node(node.children[index])
+        let child = self.node(node.child(index))
         node.childNodes[index] = child
         return child
     }
@@ -170,18 +174,11 @@ extension Database {
         if !node.isLeaf {
             spillChildren(node, txid: txid, writes: &writes)
             // A root left with one child is replaced by it: the tree gets shorter.
-            if isRoot && node.children.count == 1 { return [(node.keys[0], node.children[0])] }
+            if isRoot && node.count == 1 { return [(node.key(0), node.child(0))] }
         }
         node.assertImageSpace()
-        if let image = node.image {
-            // Edited in place and still one page: written out as it is, under its new id.
-            guard image.count > 0 else { return [] }
-            let page = freelist.allocate(1)
-            let buffer = writes.reserve(page, pages: 1)
-            buffer.baseAddress!.copyMemory(from: image.base, byteCount: Self.pageSize)
-            buffer.baseAddress!.storeBytes(of: page.rawValue.littleEndian, toByteOffset: 8, as: UInt64.self)
-            return [(image.view.key(0), page)]
-        }
+        if let image = node.image { return writeImage(image.base, count: image.count, writes: &writes) }
+        if let image = node.branchImage { return writeImage(image.base, count: image.count, writes: &writes) }
         var result: [(key: NodeBytes, page: PageID)] = []
         for (run, bytes) in node.pieces(pageSize: Self.pageSize) {
             let pages = (bytes + Self.pageSize - 1) / Self.pageSize
@@ -193,44 +190,32 @@ extension Database {
         return result
     }
 
-    /// Spills a branch's children in memory and points the branch at their new pages. A
-    /// child that went to one page is updated in place; the arrays are rebuilt only from the
-    /// first child that split or vanished.
+    /// A node edited in place and still one page: written out from where it is (no copy),
+    /// under its new id.
+    private func writeImage(_ base: UnsafeMutableRawPointer, count: Int, writes: inout PageWrites) -> [(key: NodeBytes, page: PageID)] {
+        guard count > 0 else { return [] }
+        let page = freelist.allocate(1)
+        base.storeBytes(of: page.rawValue.littleEndian, toByteOffset: 8, as: UInt64.self)
+        writes.add(page, from: base)
+        return [(PageView(bytes: UnsafeRawBufferPointer(start: base, count: Self.pageSize)).key(0), page)]
+    }
+
+    /// Spills a branch's children in memory and points the branch at their new pages. In key
+    /// order, so that pages are taken from the freelist (lowest first) in key order too: a
+    /// scan then reads the pages a commit wrote in ascending file order.
     private func spillChildren(_ node: Node, txid: TxID, writes: inout PageWrites) {
-        var keys: [NodeBytes] = []
-        var children: [PageID] = []
-        var rebuilding = false
-        for i in node.children.indices {
+        var i = 0
+        while i < node.childNodes.count {
             guard let child = node.childNodes[i] else {
-                if rebuilding {
-                    keys.append(node.keys[i])
-                    children.append(node.children[i])
-                }
+                i += 1
                 continue
             }
             node.childNodes[i] = nil
             let pieces = spill(child, txid: txid, writes: &writes, isRoot: false)
-            if !rebuilding && pieces.count == 1 {
-                node.keys[i] = pieces[0].key
-                node.children[i] = pieces[0].page
-                continue
-            }
-            if !rebuilding {
-                rebuilding = true
-                keys.reserveCapacity(node.keys.count + pieces.count)
-                children.reserveCapacity(node.keys.count + pieces.count)
-                keys.append(contentsOf: node.keys[..<i])
-                children.append(contentsOf: node.children[..<i])
-            }
-            for piece in pieces {
-                keys.append(piece.key)
-                children.append(piece.page)
-            }
+            node.replaceChild(i, with: pieces)
+            // Past the pieces (none when the child emptied: the next one moved to `i`).
+            i += pieces.count
         }
-        guard rebuilding else { return }
-        node.keys = keys
-        node.children = children
-        node.childNodes = [Node?](repeating: nil, count: children.count)
     }
 
     func writeMeta(_ next: Meta) throws(IOError) {
@@ -290,8 +275,9 @@ extension Database {
 }
 
 /// The pages a commit writes. Nodes are encoded straight into large chunks (no buffer per
-/// node); at flush the pages are sorted and every run that is contiguous both in the file and
-/// in the chunks goes out as one write. The chunks of one commit serve the next one (see
+/// node), and page images are written from where they were edited; at flush the pages are
+/// sorted and every run contiguous in the file goes out as one pwritev (pages also contiguous
+/// in memory share an iovec). The chunks of one commit serve the next one (see
 /// `surrender`): fresh ones would be faulted in page by page on every commit.
 struct PageWrites: ~Copyable {
     /// Chunks in use, the last one being filled.
@@ -343,20 +329,35 @@ struct PageWrites: ~Copyable {
         return UnsafeMutableRawBufferPointer(start: start, count: bytes)
     }
 
+    /// Writes the page at `page` from `start`, which stays untouched until `flush`.
+    mutating func add(_ page: PageID, from start: UnsafeMutableRawPointer) {
+        pages.append((page, start, Database.pageSize))
+    }
+
     /// Writes every page, then one fdatasync.
     mutating func flush(to file: inout DurableFile) throws(IOError) {
         guard !pages.isEmpty else { return }
         pages.sort { $0.page < $1.page }
-        var first = 0
-        for i in 1...pages.count {
-            let joins = i < pages.count &&
-                pages[i].page.rawValue == pages[i - 1].page.rawValue + UInt64(pages[i - 1].bytes / Database.pageSize) &&
-                pages[i].start == pages[i - 1].start + pages[i - 1].bytes
-            if joins { continue }
-            let bytes = pages[first..<i].reduce(0) { $0 + $1.bytes }
-            try file.write(UnsafeRawBufferPointer(start: pages[first].start, count: bytes),
-                           at: Int64(pages[first].page.rawValue) * Int64(Database.pageSize))
-            first = i
+        let vectors = UnsafeMutableBufferPointer<iovec>.allocate(capacity: pages.count)
+        defer { vectors.deallocate() }
+        var count = 0
+        var runStart = 0
+        for i in 0...pages.count {
+            let joins = i > 0 && i < pages.count &&
+                pages[i].page.rawValue == pages[i - 1].page.rawValue + UInt64(pages[i - 1].bytes / Database.pageSize)
+            if !joins && count > 0 {
+                try Syscalls.pwritevAll(file.descriptor, UnsafeMutableBufferPointer(rebasing: vectors[0..<count]),
+                                        offset: Int64(pages[runStart].page.rawValue) * Int64(Database.pageSize), path: file.path)
+                count = 0
+                runStart = i
+            }
+            guard i < pages.count else { break }
+            if joins, let last = vectors[count - 1].iov_base, last + vectors[count - 1].iov_len == UnsafeMutableRawPointer(pages[i].start) {
+                vectors[count - 1].iov_len += pages[i].bytes
+            } else {
+                vectors[count] = iovec(iov_base: pages[i].start, iov_len: pages[i].bytes)
+                count += 1
+            }
         }
         try file.sync()
     }

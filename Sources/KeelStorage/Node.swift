@@ -12,15 +12,19 @@ func compareKeys(_ a: NodeBytes, _ b: [UInt8]) -> Int {
 /// A node a write transaction has touched: read from its page or new. Every node in memory is
 /// dirty and gets new pages at commit (copy on write); the pages it came from are freed then.
 ///
-/// A one-page leaf read from its page starts as a `LeafImage`, a copy of the page edited in
-/// place, which commit writes out as it is. Any other node, and a leaf an edit no longer fits
-/// (it will split) or that is merged, holds its entries in arrays, pointing into the mapped
-/// page it came from, its former image, or the transaction's `ByteArena`; commit encodes it.
+/// A one-page node read from its page starts as an image, a copy of the page edited in place
+/// (`LeafImage`, `BranchImage`), which commit writes out as it is. Any other node, and one an
+/// edit no longer fits (it will split) or that is merged, holds its entries in arrays, pointing
+/// into the mapped page it came from, its former image, or the transaction's `ByteArena`;
+/// commit encodes it.
 final class Node {
     var isLeaf: Bool
     /// The leaf's page copy, while it is edited in place (the arrays are then empty).
     private(set) var image: LeafImage?
-    /// Where the image's keys and values start and how much of it is live.
+    /// The branch's page copy, while it is edited in place (`keys` and `children` are then
+    /// empty; `childNodes` is not).
+    private(set) var branchImage: BranchImage?
+    /// Where the image's (either kind's) keys and values start and how much of it is live.
     private var imageSpace = LeafImage.Space(lower: 0, live: 0)
     var keys: [NodeBytes]
     /// Leaf: the values and their flags.
@@ -38,7 +42,7 @@ final class Node {
         origin = nil
     }
 
-    /// Copies a node out of its page: a one-page leaf as an image in `arena`, anything else
+    /// Copies a node out of its page: a one-page node as an image in `arena`, anything else
     /// into arrays. Each array is filled in place at its final capacity (no append per entry):
     /// this runs for every node a transaction touches.
     init(_ view: PageView, page: PageID, arena: ByteArena) {
@@ -52,6 +56,16 @@ final class Node {
             self.image = image
             imageSpace = image.measure()
             keys = []
+            return
+        }
+        if view.overflow == 0 {
+            let base = arena.allocate(view.bytes.count, alignment: 64)
+            base.copyMemory(from: view.bytes.baseAddress!, byteCount: view.bytes.count)
+            let image = BranchImage(base: base, bytes: view.bytes.count)
+            branchImage = image
+            imageSpace = image.measure()
+            keys = []
+            childNodes = [Node?](repeating: nil, count: count)
             return
         }
         // Room for a few inserts, so that the first ones do not reallocate.
@@ -69,6 +83,13 @@ final class Node {
     /// Turns an image into arrays (pointing into the image, which lives as long as the
     /// transaction): before a split or a merge. Nothing for a node in arrays.
     func explode() {
+        if let image = branchImage {
+            let view = image.view
+            keys = Self.filled(view.count, capacity: view.count + 8) { view.key($0) }
+            children = Self.filled(view.count, capacity: view.count + 8) { view.child($0) }
+            branchImage = nil
+            return
+        }
         guard let image else { return }
         let view = image.view
         let count = view.count
@@ -80,17 +101,19 @@ final class Node {
 
     /// Debug builds: the kept space of the image matches its bytes.
     func assertImageSpace() {
-        guard let image else { return }
-        let measured = image.measure()
+        guard let measured = image?.measure() ?? branchImage?.measure() else { return }
         assert(measured.live == imageSpace.live && measured.lower >= imageSpace.lower,
                "leaf image space \(imageSpace), measured \(measured)")
     }
 
     // MARK: Entries, in either form
 
-    var count: Int { image?.count ?? keys.count }
+    var count: Int { image?.count ?? branchImage?.count ?? keys.count }
 
-    func key(_ i: Int) -> NodeBytes { image?.view.key(i) ?? keys[i] }
+    func key(_ i: Int) -> NodeBytes { image?.view.key(i) ?? branchImage?.view.key(i) ?? keys[i] }
+
+    /// In a branch: child `i`'s page (as committed, or as commit wrote it).
+    func child(_ i: Int) -> PageID { branchImage?.view.child(i) ?? children[i] }
 
     func value(_ i: Int) -> NodeBytes { image?.view.value(i) ?? values[i] }
 
@@ -137,6 +160,31 @@ final class Node {
         return true
     }
 
+    /// In a branch, at commit: child `i`, written as `pieces` (none when it emptied), takes
+    /// their places. The image is edited where they fit it, else the branch turns into arrays.
+    func replaceChild(_ i: Int, with pieces: [(key: NodeBytes, page: PageID)]) {
+        precondition(!isLeaf && childNodes[i] == nil)
+        if let branchImage, !branchImage.replace(at: i, with: pieces, space: &imageSpace) { explode() }
+        if branchImage == nil {
+            if let first = pieces.first {
+                keys[i] = first.key
+                children[i] = first.page
+                if pieces.count > 1 {
+                    keys.insert(contentsOf: pieces.dropFirst().map(\.key), at: i + 1)
+                    children.insert(contentsOf: pieces.dropFirst().map(\.page), at: i + 1)
+                }
+            } else {
+                keys.remove(at: i)
+                children.remove(at: i)
+            }
+        }
+        if pieces.isEmpty {
+            childNodes.remove(at: i)
+        } else if pieces.count > 1 {
+            childNodes.insert(contentsOf: repeatElement(nil, count: pieces.count - 1), at: i + 1)
+        }
+    }
+
     /// An array of `element(0..<count)` with room for `capacity` elements: built on the stack,
     /// then appended in one go. (`init(unsafeUninitializedCapacity:)` would look up generic
     /// metadata on every call; `reserveCapacity` and bulk append are specialized.)
@@ -154,6 +202,7 @@ final class Node {
     /// First index whose key is >= `key`.
     func lowerBound(_ key: [UInt8]) -> Int {
         if let image { return image.view.lowerBound(key) }
+        if let branchImage { return branchImage.view.lowerBound(key) }
         var low = 0, high = keys.count
         while low < high {
             let middle = (low + high) / 2
@@ -164,6 +213,7 @@ final class Node {
 
     /// In a branch: the child whose subtree holds `key`.
     func childIndex(_ key: [UInt8]) -> Int {
+        if let branchImage { return branchImage.view.childIndex(key) }
         let bound = lowerBound(key)
         if bound < keys.count && compareKeys(keys[bound], key) == 0 { return bound }
         return max(0, bound - 1)
@@ -176,14 +226,14 @@ final class Node {
 
     /// Bytes the node takes encoded.
     var encodedBytes: Int {
-        precondition(image == nil)
+        precondition(image == nil && branchImage == nil)
         return (0..<keys.count).reduce(PageLayout.headerBytes) { $0 + elementBytes($1) }
     }
 
     /// Whether the node takes fewer than `limit` bytes encoded. Stops summing at `limit`:
     /// rebalance asks this of every touched node, and most are far above it.
     func encodedBytes(below limit: Int) -> Bool {
-        if image != nil { return imageSpace.live < limit }
+        if image != nil || branchImage != nil { return imageSpace.live < limit }
         var total = PageLayout.headerBytes
         for i in keys.indices {
             total += elementBytes(i)
@@ -198,7 +248,7 @@ final class Node {
     /// zeroed: the layout a `LeafImage` edits in place.
     static func encode(_ node: Node, _ range: Range<Int>, bytes: Int, page: PageID, pages: Int, pageSize: Int,
                        into destination: UnsafeMutableRawBufferPointer) {
-        precondition(node.image == nil && destination.count == pages * pageSize && range.count <= Int(UInt16.max) && bytes <= destination.count)
+        precondition(node.image == nil && node.branchImage == nil && destination.count == pages * pageSize && range.count <= Int(UInt16.max) && bytes <= destination.count)
         let base = destination.baseAddress!
         let kind = node.isLeaf ? PageKind.leaf : PageKind.branch
         base.storeBytes(of: kind.rawValue.littleEndian, toByteOffset: 0, as: UInt16.self)

@@ -171,7 +171,7 @@ enum TreeNode {
         switch self {
         case .memory(let node):
             if let child = node.childNodes[i] { return .memory(child) }
-            return .mapped(database.view(node.children[i]))
+            return .mapped(database.view(node.child(i)))
         case .mapped(let view):
             return .mapped(database.view(view.child(i)))
         }

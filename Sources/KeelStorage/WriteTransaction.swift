@@ -161,7 +161,7 @@ public final class WriteTransaction: @unchecked Sendable {
                 }
                 let index = current.childIndex(key)
                 node = current.childNodes[index]
-                page = current.children[index]
+                page = current.child(index)
             } else {
                 guard page.rawValue != 0 else { return nil }
                 guard let (view, index) = database.find(key, in: page) else { return nil }
