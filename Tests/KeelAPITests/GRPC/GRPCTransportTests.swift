@@ -99,6 +99,35 @@ import Testing
         }
     }
 
+    @Test func handlerErrorsReachTheClientWithTheirMessageIntact() async throws {
+        try await GRPCTestHarness.with { harness in
+            let client = try await harness.connect()
+            let call: EventLoopFuture<Etcdserverpb_DeleteRangeResponse> = client.unary(
+                "/etcdserverpb.KV/DeleteRange", Etcdserverpb_DeleteRangeRequest())
+            await #expect(throws: GRPCStatus(.invalidArgument, "etcdserver: key is not provided (100% ✓)")) {
+                try await call.get()
+            }
+            try await client.close().get()
+        }
+    }
+
+    @Test func callPastItsGRPCTimeoutIsDeadlineExceeded() async throws {
+        try await GRPCTestHarness.with { harness in
+            let client = try await harness.connect()
+            var request = Etcdserverpb_DeleteRangeRequest()
+            request.key = Data("slow".utf8)
+            let call: EventLoopFuture<Etcdserverpb_DeleteRangeResponse> = client.unary(
+                "/etcdserverpb.KV/DeleteRange", request, timeout: .milliseconds(20))
+            await #expect(throws: GRPCStatus(.deadlineExceeded, "context deadline exceeded")) {
+                try await call.get()
+            }
+            // The handler's late answer is dropped and the connection keeps serving.
+            let _: Etcdserverpb_DeleteRangeResponse = try await client.unary(
+                "/etcdserverpb.KV/DeleteRange", request)
+            try await client.close().get()
+        }
+    }
+
     @Test func unknownMethodIsUnimplemented() async throws {
         try await GRPCTestHarness.with { harness in
             let client = try await harness.connect()

@@ -37,6 +37,18 @@ final class TestKVService: Sendable {
         table.addUnary("/etcdserverpb.KV/Put") { [self] (request: Etcdserverpb_PutRequest, _, promise) in
             applyLoop.execute { promise.succeed(self.put(request)) }
         }
+        // Without a key: an etcd-style error. With one: answers only after the call's deadline
+        // (or at once without one), so the transport's DEADLINE_EXCEEDED must win.
+        table.addUnary("/etcdserverpb.KV/DeleteRange") {
+            (request: Etcdserverpb_DeleteRangeRequest, context, promise: EventLoopPromise<Etcdserverpb_DeleteRangeResponse>) in
+            guard !request.key.isEmpty else {
+                return promise.fail(GRPCStatus(.invalidArgument, "etcdserver: key is not provided (100% ✓)"))
+            }
+            guard let deadline = context.deadline else { return promise.succeed(.init()) }
+            context.eventLoop.scheduleTask(deadline: deadline + .milliseconds(100)) {
+                promise.succeed(.init())
+            }
+        }
         table.addBidirectionalStreaming("/etcdserverpb.Watch/Watch") { [self] (_, stream) in
             record("/etcdserverpb.Watch/Watch")
             var watchID: Int64 = 0
