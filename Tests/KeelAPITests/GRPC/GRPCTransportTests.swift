@@ -22,6 +22,8 @@ import Testing
 
     @Test func putThenRangeReturnsTheValue() async throws {
         try await GRPCTestHarness.with { harness in
+            let etcdPaths = Set(EtcdMethod.all.map(\.path))
+            #expect(harness.service.methods.paths.allSatisfy(etcdPaths.contains))
             let client = try await harness.connect()
             let put: Etcdserverpb_PutResponse = try await client.unary(
                 "/etcdserverpb.KV/Put", Self.put("k", Data("v".utf8)))
