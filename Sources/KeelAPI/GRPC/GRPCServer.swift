@@ -2,6 +2,7 @@ import NIOCore
 import NIOHTTP1
 import NIOHTTP2
 import NIOPosix
+import Synchronization
 
 /// The client port: gRPC over HTTP/2 (prior knowledge, as etcd clients speak it) and HTTP/1.1
 /// on one listening socket, as etcd serves its client URL.
@@ -15,10 +16,12 @@ public final class GRPCServer: Sendable {
     public let channel: any Channel
     /// The port actually bound (useful when asked for port 0).
     public let port: Int
+    private let connections: ConnectionRegistry
 
-    private init(channel: any Channel) {
+    private init(channel: any Channel, connections: ConnectionRegistry) {
         self.channel = channel
         self.port = channel.localAddress?.port ?? 0
+        self.connections = connections
     }
 
     /// Binds `host:port` (port 0 picks a free one) and starts accepting connections.
@@ -28,13 +31,15 @@ public final class GRPCServer: Sendable {
         configuration: GRPCConnectionConfiguration = GRPCConnectionConfiguration(),
         http1BodyBytesMax: Int = 2 * 1024 * 1024
     ) -> EventLoopFuture<GRPCServer> {
-        ServerBootstrap(group: group)
+        let connections = ConnectionRegistry()
+        return ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                connections.add(channel)
+                return channel.eventLoop.makeCompletedFuture {
                     let detector = ClientPortProtocolDetector(
                         configureHTTP2: { channel in
                             try configureGRPC(channel, methods: methods, configuration: configuration)
@@ -48,12 +53,19 @@ public final class GRPCServer: Sendable {
                 }
             }
             .bind(host: host, port: port)
-            .map { GRPCServer(channel: $0) }
+            .map { GRPCServer(channel: $0, connections: connections) }
     }
 
-    /// Stops listening and closes the listening socket; open connections are not waited for.
+    /// Stops listening, then closes every open connection (calls in flight end for their
+    /// clients as UNAVAILABLE). Completes when the listener and every connection are closed.
     public func close() -> EventLoopFuture<Void> {
-        channel.close()
+        let eventLoop = channel.eventLoop
+        return channel.close().flatMap {
+            let closed = self.connections.all.map { connection in
+                connection.close().recover { _ in }  // already closing on its own: fine
+            }
+            return EventLoopFuture.andAllSucceed(closed, on: eventLoop)
+        }
     }
 
     private static func configureGRPC(
@@ -69,4 +81,19 @@ public final class GRPCServer: Sendable {
             }
         }
     }
+}
+
+/// The server's open connections, so `close` can end them; each leaves when it closes.
+private final class ConnectionRegistry: Sendable {
+    private let channels = Mutex<[ObjectIdentifier: any Channel]>([:])
+
+    func add(_ channel: any Channel) {
+        let id = ObjectIdentifier(channel)
+        channels.withLock { $0[id] = channel }
+        channel.closeFuture.whenComplete { _ in
+            _ = self.channels.withLock { $0.removeValue(forKey: id) }
+        }
+    }
+
+    var all: [any Channel] { channels.withLock { Array($0.values) } }
 }

@@ -130,6 +130,22 @@ import Testing
         }
     }
 
+    @Test func closingTheServerClosesItsConnections() async throws {
+        try await GRPCTestHarness.with { harness in
+            let client = try await harness.connect()
+            let _: Etcdserverpb_RangeResponse = try await client.unary("/etcdserverpb.KV/Range", Self.range("k"))
+            try await harness.server.close().get()
+            let after: EventLoopFuture<Etcdserverpb_RangeResponse> = client.unary(
+                "/etcdserverpb.KV/Range", Self.range("k"))
+            let refused: Bool
+            do { _ = try await after.get(); refused = false } catch { refused = true }
+            #expect(refused, "a call succeeded on a connection of a closed server")
+            if refused {
+                try await client.channel.closeFuture.get()
+            }
+        }
+    }
+
     @Test func unknownMethodIsUnimplemented() async throws {
         try await GRPCTestHarness.with { harness in
             let client = try await harness.connect()
