@@ -23,8 +23,9 @@ public enum GRPCInboundEvent<Message> {
     case message(Message)
     /// The client half-closed: no more messages will come. The handler may keep sending.
     case end
-    /// The stream ended before the handler finished it (reset, deadline, connection lost):
-    /// sending is no longer possible. Delivered at most once, and never after `finish`.
+    /// The call ended other than by the handler's own `finish` (client reset, deadline,
+    /// connection lost, a request that could not be read): sending is no longer possible.
+    /// Delivered at most once, and never after the handler's `finish`.
     case cancelled
 }
 

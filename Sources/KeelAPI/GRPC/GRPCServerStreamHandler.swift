@@ -205,7 +205,9 @@ final class GRPCServerStreamHandler: ChannelInboundHandler {
     private func abort() {
         deadlineTask?.cancel()
         writabilityCallback = nil
-        guard !finished else { return notifyCancelled() }
+        // A call already finished (by its handler, or failed here with `fail`, which notifies)
+        // has nothing left to cancel.
+        guard !finished else { return }
         finished = true
         notifyCancelled()
     }

@@ -80,6 +80,30 @@ import Testing
         }
     }
 
+    /// A client that resets its Watch stream (clientv3 cancelling a watch context) must be
+    /// heard by the handler, or the node would keep feeding a dead watcher.
+    @Test func clientResetReachesTheStreamingHandlerAsCancelled() async throws {
+        try await GRPCTestHarness.with { harness in
+            let client = try await harness.connect()
+            let received = Collected<Etcdserverpb_WatchResponse>([])
+            let call = client.bidirectionalStreaming(
+                "/etcdserverpb.Watch/Watch", Etcdserverpb_WatchRequest.self, Etcdserverpb_WatchResponse.self
+            ) { response in received.append(response) }
+            var request = Etcdserverpb_WatchRequest()
+            request.createRequest = Etcdserverpb_WatchCreateRequest()
+            try await call.send(request).get()
+            call.cancel()
+            let status = try await call.status.get()
+            #expect(status.code == .unavailable)
+            // The reset travels to the server asynchronously: wait for it, boundedly.
+            for _ in 0..<500 where harness.service.watchCancellations.load(ordering: .relaxed) == 0 {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            #expect(harness.service.watchCancellations.load(ordering: .relaxed) == 1)
+            try await client.close().get()
+        }
+    }
+
     @Test func snapshotStreamPausesOnWritabilityAndDeliversEveryChunkInOrder() async throws {
         try await GRPCTestHarness.with { harness in
             let client = try await harness.connect()

@@ -21,6 +21,8 @@ final class TestKVService: Sendable {
     private let applyLoop: any EventLoop
     /// How often a Snapshot stream reported "not writable" to its sender.
     let snapshotPauses = Atomic<Int>(0)
+    /// Watch streams whose handler heard `.cancelled`.
+    let watchCancellations = Atomic<Int>(0)
 
     init(applyLoop: any EventLoop) {
         self.applyLoop = applyLoop
@@ -65,7 +67,7 @@ final class TestKVService: Sendable {
                     watchID += 1
                     stream.send(response)
                 case .end: stream.finish()
-                case .cancelled: break
+                case .cancelled: self.watchCancellations.add(1, ordering: .relaxed)
                 }
             }
         }
