@@ -37,6 +37,12 @@ import Testing
             #expect(answer.exitStatus == 0)
             #expect(answer.output.hasPrefix("HTTP/1.1 404 Not Found\r\n"), "\(answer.output)")
             #expect(answer.output.hasSuffix("\r\n\r\n404 page not found\n"))
+            // Two requests on one kept-alive connection: curl says so in its verbose log.
+            let twice = Subprocess.run(
+                Self.curl, ["-s", "-v", "--http1.1", base + "/health", base + "/version"], environment: [])
+            #expect(twice.exitStatus == 0)
+            #expect(twice.output.components(separatedBy: "< HTTP/1.1 404 Not Found").count == 3, "\(twice.output)")
+            #expect(twice.output.contains("Re-using existing connection"), "\(twice.output)")
             // gRPC keeps working on the same port afterwards.
             let client = try await harness.connect()
             let _: Etcdserverpb_RangeResponse = try await client.unary(
