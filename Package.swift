@@ -8,6 +8,7 @@ import PackageDescription
 // keel-bench links the engines for its `wal`, `storage`, `mvcc` and `raft` subcommands (measured on this
 // machine), and LMDB (CLMDB) to compare the storage engine with it; nothing else does.
 //   SwiftProtobuf ─▶ KeelAPI (etcd v3's wire messages, generated from Sources/KeelAPI/proto by Scripts/gen-protos)
+//   NIOCore, NIOPosix, NIOHTTP1, NIOHTTP2, NIOHPACK ─▶ KeelAPI (gRPC over HTTP/2 and HTTP/1.1 on one port, server and client)
 // KeelAPI is for the server and keel-bench only: no engine imports it, so the engines never see a
 // wire type and build without SwiftProtobuf.
 
@@ -33,6 +34,10 @@ let package = Package(
         // No traits: with its default traits SwiftPM hands SwiftProtobuf its trait defines in a
         // changing order and the module rebuilds at random (SWIFT-NOTES.md).
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0", traits: []),
+        // gRPC is served and called over swift-nio-http2 directly, not through grpc-swift's
+        // transport, which cannot raise the inbound PING limit grpc-go needs (SWIFT-NOTES.md).
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
     ],
     targets: [
         .target(name: "CURing", path: "Sources/CURing", linkerSettings: [.linkedLibrary("uring")]),
@@ -63,7 +68,14 @@ let package = Package(
         .target(name: "KeelRaftSimulation", dependencies: ["KeelRaft"]),
         .target(
             name: "KeelAPI",
-            dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            dependencies: [
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOHPACK", package: "swift-nio-http2"),
+            ],
             // The .proto sources are inputs of Scripts/gen-protos; only Generated/ is compiled.
             exclude: ["proto"]
         ),
@@ -88,7 +100,14 @@ let package = Package(
         .testTarget(name: "KeelRaftSimulationTests", dependencies: ["KeelRaftSimulation", "KeelRaft"]),
         .testTarget(
             name: "KeelAPITests",
-            dependencies: ["KeelAPI", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+            dependencies: [
+                "KeelAPI", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOHPACK", package: "swift-nio-http2"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,17 +1,17 @@
-import KeelAPI
 import SwiftProtobuf
 
 /// One RPC as etcd 3.5 exposes it: its gRPC path, message types, streaming and gateway routes.
-struct EtcdMethod {
-    let path: String
-    let request: any Message.Type
-    let response: any Message.Type
-    let clientStreams: Bool
-    let serverStreams: Bool
+/// The server registers its handlers under these paths; keel-bench calls them.
+public struct EtcdMethod: Sendable {
+    public let path: String
+    public let request: any Message.Type
+    public let response: any Message.Type
+    public let clientStreams: Bool
+    public let serverStreams: Bool
     /// POST routes of etcd's JSON gateway, the first one the main route.
-    let routes: [String]
+    public let routes: [String]
 
-    init(
+    public init(
         _ path: String, _ request: any Message.Type, _ response: any Message.Type, _ routes: [String],
         clientStreams: Bool = false, serverStreams: Bool = false
     ) {
@@ -25,9 +25,9 @@ struct EtcdMethod {
 
     /// Written from etcd v3.5.33's api/etcdserverpb/rpc.proto (services, rpcs in declaration
     /// order, stream markers and google.api.http bindings), independently of Keel's .proto.
-    static let all: [EtcdMethod] = kv + watch + lease + cluster + maintenance + auth
+    public static let all: [EtcdMethod] = kv + watch + lease + cluster + maintenance + auth
 
-    static let kv: [EtcdMethod] = [
+    public static let kv: [EtcdMethod] = [
         EtcdMethod("/etcdserverpb.KV/Range", Etcdserverpb_RangeRequest.self, Etcdserverpb_RangeResponse.self, ["/v3/kv/range"]),
         EtcdMethod("/etcdserverpb.KV/Put", Etcdserverpb_PutRequest.self, Etcdserverpb_PutResponse.self, ["/v3/kv/put"]),
         EtcdMethod(
@@ -39,13 +39,13 @@ struct EtcdMethod {
             ["/v3/kv/compaction"]),
     ]
 
-    static let watch: [EtcdMethod] = [
+    public static let watch: [EtcdMethod] = [
         EtcdMethod(
             "/etcdserverpb.Watch/Watch", Etcdserverpb_WatchRequest.self, Etcdserverpb_WatchResponse.self, ["/v3/watch"],
             clientStreams: true, serverStreams: true),
     ]
 
-    static let lease: [EtcdMethod] = [
+    public static let lease: [EtcdMethod] = [
         EtcdMethod(
             "/etcdserverpb.Lease/LeaseGrant", Etcdserverpb_LeaseGrantRequest.self, Etcdserverpb_LeaseGrantResponse.self,
             ["/v3/lease/grant"]),
@@ -63,7 +63,7 @@ struct EtcdMethod {
             ["/v3/lease/leases", "/v3/kv/lease/leases"]),
     ]
 
-    static let cluster: [EtcdMethod] = [
+    public static let cluster: [EtcdMethod] = [
         EtcdMethod(
             "/etcdserverpb.Cluster/MemberAdd", Etcdserverpb_MemberAddRequest.self, Etcdserverpb_MemberAddResponse.self,
             ["/v3/cluster/member/add"]),
@@ -81,7 +81,7 @@ struct EtcdMethod {
             Etcdserverpb_MemberPromoteResponse.self, ["/v3/cluster/member/promote"]),
     ]
 
-    static let maintenance: [EtcdMethod] = [
+    public static let maintenance: [EtcdMethod] = [
         EtcdMethod(
             "/etcdserverpb.Maintenance/Alarm", Etcdserverpb_AlarmRequest.self, Etcdserverpb_AlarmResponse.self,
             ["/v3/maintenance/alarm"]),
@@ -108,7 +108,7 @@ struct EtcdMethod {
             ["/v3/maintenance/downgrade"]),
     ]
 
-    static let auth: [EtcdMethod] = [
+    public static let auth: [EtcdMethod] = [
         auth("AuthEnable", Etcdserverpb_AuthEnableRequest.self, Etcdserverpb_AuthEnableResponse.self, "enable"),
         auth("AuthDisable", Etcdserverpb_AuthDisableRequest.self, Etcdserverpb_AuthDisableResponse.self, "disable"),
         auth("AuthStatus", Etcdserverpb_AuthStatusRequest.self, Etcdserverpb_AuthStatusResponse.self, "status"),

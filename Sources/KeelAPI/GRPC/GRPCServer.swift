@@ -1,0 +1,99 @@
+import NIOCore
+import NIOHTTP1
+import NIOHTTP2
+import NIOPosix
+import Synchronization
+
+/// The client port: gRPC over HTTP/2 (prior knowledge, as etcd clients speak it) and HTTP/1.1
+/// on one listening socket, as etcd serves its client URL.
+///
+/// Each connection starts with a `ClientPortProtocolDetector`; HTTP/2 connections get a
+/// `NIOHTTP2Handler` with the raised control-frame limit of `GRPCConnectionConfiguration` and
+/// one `GRPCServerStreamHandler` per stream; HTTP/1.1 connections go to the responder.
+/// PING frames are answered by NIOHTTP2 itself.
+public final class GRPCServer: Sendable {
+    /// The listening channel.
+    public let channel: any Channel
+    /// The port actually bound (useful when asked for port 0).
+    public let port: Int
+    private let connections: ConnectionRegistry
+
+    private init(channel: any Channel, connections: ConnectionRegistry) {
+        self.channel = channel
+        self.port = channel.localAddress?.port ?? 0
+        self.connections = connections
+    }
+
+    /// Binds `host:port` (port 0 picks a free one) and starts accepting connections.
+    public static func start(
+        host: String, port: Int, group: any EventLoopGroup, methods: GRPCMethodTable,
+        http1: any HTTP1Responder = HTTP1NotFoundResponder(),
+        configuration: GRPCConnectionConfiguration = GRPCConnectionConfiguration(),
+        http1BodyBytesMax: Int = 2 * 1024 * 1024
+    ) -> EventLoopFuture<GRPCServer> {
+        let connections = ConnectionRegistry()
+        return ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { channel in
+                connections.add(channel)
+                return channel.eventLoop.makeCompletedFuture {
+                    let detector = ClientPortProtocolDetector(
+                        configureHTTP2: { channel in
+                            try configureGRPC(channel, methods: methods, configuration: configuration)
+                        },
+                        configureHTTP1: { channel in
+                            try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                            try channel.pipeline.syncOperations.addHandler(
+                                HTTP1ServerHandler(responder: http1, bodyBytesMax: http1BodyBytesMax))
+                        })
+                    try channel.pipeline.syncOperations.addHandler(detector)
+                }
+            }
+            .bind(host: host, port: port)
+            .map { GRPCServer(channel: $0, connections: connections) }
+    }
+
+    /// Stops listening, then closes every open connection (calls in flight end for their
+    /// clients as UNAVAILABLE). Completes when the listener and every connection are closed.
+    public func close() -> EventLoopFuture<Void> {
+        let eventLoop = channel.eventLoop
+        return channel.close().flatMap {
+            let closed = self.connections.all.map { connection in
+                connection.close().recover { _ in }  // already closing on its own: fine
+            }
+            return EventLoopFuture.andAllSucceed(closed, on: eventLoop)
+        }
+    }
+
+    private static func configureGRPC(
+        _ channel: any Channel, methods: GRPCMethodTable, configuration: GRPCConnectionConfiguration
+    ) throws {
+        _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
+            mode: .server, connectionConfiguration: configuration.http2Connection,
+            streamConfiguration: configuration.http2Stream
+        ) { stream in
+            stream.eventLoop.makeCompletedFuture {
+                try stream.pipeline.syncOperations.addHandler(
+                    GRPCServerStreamHandler(methods: methods, messageBytesMax: configuration.messageBytesMax))
+            }
+        }
+    }
+}
+
+/// The server's open connections, so `close` can end them; each leaves when it closes.
+private final class ConnectionRegistry: Sendable {
+    private let channels = Mutex<[ObjectIdentifier: any Channel]>([:])
+
+    func add(_ channel: any Channel) {
+        let id = ObjectIdentifier(channel)
+        channels.withLock { $0[id] = channel }
+        channel.closeFuture.whenComplete { _ in
+            _ = self.channels.withLock { $0.removeValue(forKey: id) }
+        }
+    }
+
+    var all: [any Channel] { channels.withLock { Array($0.values) } }
+}
