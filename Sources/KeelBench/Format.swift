@@ -27,4 +27,14 @@ enum Format {
         }
         return text
     }
+
+    /// The lines that end a report table: the load average around the run, the notes and
+    /// the failures.
+    static func footer(loadAverageBefore: Double?, loadAverageAfter: Double?, notes: [String], failures: [String]) -> [String] {
+        var lines: [String] = []
+        if let before = loadAverageBefore, let after = loadAverageAfter {
+            lines.append("load average \(fixed(before, decimals: 2)) before, \(fixed(after, decimals: 2)) after")
+        }
+        return lines + notes.map { "note: " + $0 } + failures.map { "FAILED: " + $0 }
+    }
 }

@@ -72,16 +72,7 @@ struct MVCCBenchmark {
                 cpu.nanoseconds.add(BenchSystem.threadCPUNanoseconds() - cpuStart, ordering: .relaxed)
             })
         }
-        let start = BenchSystem.monotonicNanoseconds()
-        let deadline = start + UInt64(seconds * 1e9)
-        run.start(deadline: deadline)
-        while true {
-            let now = BenchSystem.monotonicNanoseconds()
-            if now >= deadline || run.failed { break }
-            BenchSystem.sleep(nanoseconds: min(ProgressLine.refreshNanoseconds, deadline - now))
-            let elapsed = Double(BenchSystem.monotonicNanoseconds() - start) / 1e9
-            progress.update("mvcc get × \(threads): \(Format.fixed(min(elapsed, seconds), decimals: 1))/\(Format.fixed(seconds, decimals: 1)) s, \(Format.grouped(run.gets)) gets")
-        }
+        let start = run.time(seconds: seconds, progress: progress, label: "mvcc get × \(threads)")
         handles.forEach { $0.join() }
         let elapsed = Double(BenchSystem.monotonicNanoseconds() - start) / 1e9
         if let failure = run.failure(threads: threads) { throw failure }

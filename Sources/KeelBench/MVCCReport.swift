@@ -40,11 +40,8 @@ struct MVCCReport {
             resultsTable.rendered,
             "",
         ]
-        if let before = loadAverageBefore, let after = loadAverageAfter {
-            lines.append("load average \(Format.fixed(before, decimals: 2)) before, \(Format.fixed(after, decimals: 2)) after")
-        }
-        lines += notes.map { "note: " + $0 }
-        lines += failures.map { "FAILED: " + $0 }
+        lines += Format.footer(loadAverageBefore: loadAverageBefore, loadAverageAfter: loadAverageAfter,
+                               notes: notes, failures: failures)
         return lines.joined(separator: "\n")
     }
 

@@ -23,6 +23,23 @@ final class StorageReaderRun: @unchecked Sendable {
         lock.broadcast()
     }
 
+    /// Opens the gate for `seconds` and keeps `progress` showing "<label>: t/T s, N gets" until
+    /// the deadline passes or a reader fails. Returns the start (CLOCK_MONOTONIC nanoseconds);
+    /// the caller then joins the readers.
+    func time(seconds: Double, progress: ProgressLine, label: String) -> UInt64 {
+        let start = BenchSystem.monotonicNanoseconds()
+        let deadline = start + UInt64(seconds * 1e9)
+        self.start(deadline: deadline)
+        while true {
+            let now = BenchSystem.monotonicNanoseconds()
+            if now >= deadline || failed { break }
+            BenchSystem.sleep(nanoseconds: min(ProgressLine.refreshNanoseconds, deadline - now))
+            let elapsed = Double(BenchSystem.monotonicNanoseconds() - start) / 1e9
+            progress.update("\(label): \(Format.fixed(min(elapsed, seconds), decimals: 1))/\(Format.fixed(seconds, decimals: 1)) s, \(Format.grouped(gets)) gets")
+        }
+        return start
+    }
+
     /// Blocks until `start`, then returns the deadline.
     func waitForStart() -> UInt64 {
         lock.lock()
