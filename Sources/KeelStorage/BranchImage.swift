@@ -10,22 +10,9 @@ import Glibc
 /// Layout: the page format of Page.swift, as in `LeafImage`: the element table grows up from
 /// the header, the keys grow down from the end of the page, the gap between them is free. A
 /// replaced or removed key stays behind as dead bytes until `compact`.
-struct BranchImage {
+struct BranchImage: PageImage {
     let base: UnsafeMutableRawPointer
     let bytes: Int
-
-    @inline(__always) private func u32(_ offset: Int) -> Int { Int(UInt32(littleEndian: base.loadUnaligned(fromByteOffset: offset, as: UInt32.self))) }
-    @inline(__always) private func setU32(_ offset: Int, _ value: Int) { base.storeBytes(of: UInt32(value).littleEndian, toByteOffset: offset, as: UInt32.self) }
-    @inline(__always) private func element(_ i: Int) -> Int { PageLayout.headerBytes + i * PageLayout.elementBytes }
-
-    var count: Int {
-        get { Int(UInt16(littleEndian: base.loadUnaligned(fromByteOffset: 2, as: UInt16.self))) }
-        nonmutating set { base.storeBytes(of: UInt16(newValue).littleEndian, toByteOffset: 2, as: UInt16.self) }
-    }
-
-    var view: PageView { PageView(bytes: UnsafeRawBufferPointer(start: base, count: bytes)) }
-
-    private var tableEnd: Int { element(count) }
 
     /// Scans the page for its `Space` (once, when the copy is made).
     func measure() -> LeafImage.Space {

@@ -14,22 +14,9 @@ import Glibc
 ///
 ///   0      16                  16 + count × 16          lower                    pageSize
 ///   | head | element table  →  |       free gap         |  ← keys and values (and dead) |
-struct LeafImage {
+struct LeafImage: PageImage {
     let base: UnsafeMutableRawPointer
     let bytes: Int
-
-    @inline(__always) private func u32(_ offset: Int) -> Int { Int(UInt32(littleEndian: base.loadUnaligned(fromByteOffset: offset, as: UInt32.self))) }
-    @inline(__always) private func setU32(_ offset: Int, _ value: Int) { base.storeBytes(of: UInt32(value).littleEndian, toByteOffset: offset, as: UInt32.self) }
-    @inline(__always) private func element(_ i: Int) -> Int { PageLayout.headerBytes + i * PageLayout.elementBytes }
-
-    var count: Int {
-        get { Int(UInt16(littleEndian: base.loadUnaligned(fromByteOffset: 2, as: UInt16.self))) }
-        nonmutating set { base.storeBytes(of: UInt16(newValue).littleEndian, toByteOffset: 2, as: UInt16.self) }
-    }
-
-    var view: PageView { PageView(bytes: UnsafeRawBufferPointer(start: base, count: bytes)) }
-
-    private var tableEnd: Int { element(count) }
 
     /// Where the data starts and how much of the page is live; kept by the image's owner
     /// across edits, so that no edit has to scan the page for them.

@@ -1,0 +1,24 @@
+/// The field access `LeafImage` and `BranchImage` share: a page copy in a write transaction's
+/// buffer, read and written at the explicit little-endian offsets of Page.swift's format.
+protocol PageImage {
+    var base: UnsafeMutableRawPointer { get }
+    var bytes: Int { get }
+}
+
+extension PageImage {
+    @inline(__always) func u32(_ offset: Int) -> Int { Int(UInt32(littleEndian: base.loadUnaligned(fromByteOffset: offset, as: UInt32.self))) }
+    @inline(__always) func setU32(_ offset: Int, _ value: Int) { base.storeBytes(of: UInt32(value).littleEndian, toByteOffset: offset, as: UInt32.self) }
+    /// The byte offset of element `i` of the element table.
+    @inline(__always) func element(_ i: Int) -> Int { PageLayout.headerBytes + i * PageLayout.elementBytes }
+
+    /// The page's element count (header bytes 2..<4).
+    var count: Int {
+        get { Int(UInt16(littleEndian: base.loadUnaligned(fromByteOffset: 2, as: UInt16.self))) }
+        nonmutating set { base.storeBytes(of: UInt16(newValue).littleEndian, toByteOffset: 2, as: UInt16.self) }
+    }
+
+    var view: PageView { PageView(bytes: UnsafeRawBufferPointer(start: base, count: bytes)) }
+
+    /// Where the element table ends and the free gap begins.
+    var tableEnd: Int { element(count) }
+}
