@@ -108,21 +108,6 @@ struct LeafImage: PageImage {
     /// Packs the live keys and values against the end of the page (in element order) and
     /// zeroes the gap; sets `space.lower` to where they now start.
     func compact(_ space: inout Space) {
-        withUnsafeTemporaryAllocation(byteCount: bytes, alignment: 16) { scratch in
-            let target = scratch.baseAddress!
-            var data = bytes - (space.live - tableEnd)
-            let start = data
-            for i in 0..<count {
-                let e = element(i)
-                let size = u32(e + 8) + u32(e + 12)
-                if size > 0 { (target + data).copyMemory(from: base + u32(e + 4), byteCount: size) }
-                setU32(e + 4, data)
-                data += size
-            }
-            precondition(data == bytes)
-            (base + start).copyMemory(from: target + start, byteCount: bytes - start)
-            (base + tableEnd).initializeMemory(as: UInt8.self, repeating: 0, count: start - tableEnd)
-            space.lower = start
-        }
+        packData(&space, offsetField: 4) { u32($0 + 8) + u32($0 + 12) }
     }
 }

@@ -21,4 +21,26 @@ extension PageImage {
 
     /// Where the element table ends and the free gap begins.
     var tableEnd: Int { element(count) }
+
+    /// Packs every element's data against the end of the page, in element order, zeroes the
+    /// gap and sets `space.lower` to where the data now starts. Element `e`'s data begins at
+    /// the offset stored at `e + offsetField` and is `dataBytes(e)` long.
+    func packData(_ space: inout LeafImage.Space, offsetField: Int, dataBytes: (Int) -> Int) {
+        withUnsafeTemporaryAllocation(byteCount: bytes, alignment: 16) { scratch in
+            let target = scratch.baseAddress!
+            var data = bytes - (space.live - tableEnd)
+            let start = data
+            for i in 0..<count {
+                let e = element(i)
+                let size = dataBytes(e)
+                if size > 0 { (target + data).copyMemory(from: base + u32(e + offsetField), byteCount: size) }
+                setU32(e + offsetField, data)
+                data += size
+            }
+            precondition(data == bytes)
+            (base + start).copyMemory(from: target + start, byteCount: bytes - start)
+            (base + tableEnd).initializeMemory(as: UInt8.self, repeating: 0, count: start - tableEnd)
+            space.lower = start
+        }
+    }
 }
