@@ -81,10 +81,7 @@ struct MVCCReport {
             ("settings", .object([
                 ("directory", .string(directory)),
                 ("onlineCPUs", .integer(Int64(BenchSystem.onlineCPUs))),
-                ("keys", .integer(Int64(space.count))),
-                ("keyBytes", .integer(Int64(space.keyBytes))),
-                ("valueBytes", .integer(Int64(space.valueBytes))),
-                ("seed", .unsigned(space.seed)),
+            ] + space.jsonSettings + [
                 ("secondsPerGetPhase", .number(seconds, decimals: 3)),
                 ("commitRowsMax", .integer(Int64(commitRows))),
                 ("applyBatch", .integer(Int64(applyBatch))),

@@ -30,6 +30,16 @@ struct StorageKeySpace: Sendable {
         self.seed = seed
     }
 
+    /// The key space's part of a report's JSON settings.
+    var jsonSettings: [(String, JSONValue)] {
+        [
+            ("keys", .integer(Int64(count))),
+            ("keyBytes", .integer(Int64(keyBytes))),
+            ("valueBytes", .integer(Int64(valueBytes))),
+            ("seed", .unsigned(seed)),
+        ]
+    }
+
     /// A key buffer to reuse with `writeKey`.
     func makeKeyBuffer() -> [UInt8] { [UInt8](repeating: 0, count: keyBytes) }
 

@@ -118,10 +118,7 @@ struct StorageReport {
             ("settings", .object([
                 ("directory", .string(directory)),
                 ("onlineCPUs", .integer(Int64(BenchSystem.onlineCPUs))),
-                ("keys", .integer(Int64(space.count))),
-                ("keyBytes", .integer(Int64(space.keyBytes))),
-                ("valueBytes", .integer(Int64(space.valueBytes))),
-                ("seed", .unsigned(space.seed)),
+            ] + space.jsonSettings + [
                 ("secondsPerTimedPhase", .number(seconds, decimals: 3)),
                 ("putsPerCommit", .integer(Int64(StorageWorkload.putsPerCommit))),
                 ("getsPerReadTransaction", .integer(Int64(StorageWorkload.getsPerTransaction))),
