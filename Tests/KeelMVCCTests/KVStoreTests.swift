@@ -7,10 +7,26 @@ import Testing
 @testable import KeelMVCC
 
 /// The seed of a random test: `KEEL_SEED` when set (to replay a failure), else a fresh one.
+/// The seeds of the random tests: KEEL_SEED, when set, replays one.
 enum KeelSeed {
+    static var replayed: UInt64? {
+        guard let text = getenv("KEEL_SEED") else { return nil }
+        return UInt64(String(cString: text))
+    }
+
+    /// One seed: the replayed one, or a fresh random one.
     static func value() -> UInt64 {
-        if let text = getenv("KEEL_SEED"), let seed = UInt64(String(cString: text)) { return seed }
-        return UInt64.random(in: 1...UInt64.max)
+        replayed ?? UInt64.random(in: 1...UInt64.max)
+    }
+
+    /// `fixed`, or only the replayed seed.
+    static func seeds(_ fixed: [UInt64]) -> [UInt64] {
+        replayed.map { [$0] } ?? fixed
+    }
+
+    /// `count` fresh random seeds, or only the replayed one.
+    static func seeds(count: Int) -> [UInt64] {
+        replayed.map { [$0] } ?? (0..<count).map { _ in value() }
     }
 }
 

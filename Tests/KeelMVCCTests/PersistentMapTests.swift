@@ -10,11 +10,6 @@ import Testing
 /// and refill), frozen versions that must never change afterwards, and the tree's structure
 /// checked at every freeze.
 @Suite struct PersistentMapTests {
-    static func seeds(_ fixed: [UInt64]) -> [UInt64] {
-        if let text = getenv("KEEL_SEED"), let seed = UInt64(String(cString: text)) { return [seed] }
-        return fixed
-    }
-
     /// Keys with bytes at both ends of the unsigned order, so that a signed comparison fails.
     static func randomKey(_ random: inout SeededGenerator, space: Int) -> [UInt8] {
         let alphabet: [UInt8] = [0x00, 0x01, 0x61, 0x7F, 0x80, 0xFE, 0xFF]
@@ -67,7 +62,7 @@ import Testing
         }
     }
 
-    @Test(arguments: seeds([11, 12, 13]))
+    @Test(arguments: KeelSeed.seeds([11, 12, 13]))
     func randomChangesMatchASortedModel(seed: UInt64) {
         print("PersistentMapTests seed \(seed)")
         var random = SeededGenerator(seed: seed)

@@ -11,12 +11,7 @@ import Testing
 /// revisions, on the builder and on frozen versions. A few frozen versions are kept with the
 /// model as it was and checked again much later: they must never change. `KEEL_SEED` replays.
 @Suite struct RevisionIndexTests {
-    static func seeds(_ fixed: [UInt64]) -> [UInt64] {
-        if let text = getenv("KEEL_SEED"), let seed = UInt64(String(cString: text)) { return [seed] }
-        return fixed
-    }
-
-    @Test(arguments: seeds([21, 22, 23, 24]))
+    @Test(arguments: KeelSeed.seeds([21, 22, 23, 24]))
     func randomHistoryMatchesAModel(seed: UInt64) {
         print("RevisionIndexTests seed \(seed)")
         let run = IndexModelRun(seed: seed)

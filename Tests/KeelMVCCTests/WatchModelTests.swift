@@ -110,12 +110,6 @@ struct WatchTestRandom: RandomNumberGenerator {
 }
 
 /// The seed of a random test: KEEL_SEED when set (replays one run), else fresh ones.
-func watchTestSeeds(count: Int) -> [UInt64] {
-    if let text = getenv("KEEL_SEED"), let seed = UInt64(String(cString: text)) { return [seed] }
-    var system = SystemRandomNumberGenerator()
-    return (0..<count).map { _ in system.next() }
-}
-
 
 @Suite struct WatchModelTests {
     /// One watcher as the test sees it.
@@ -239,7 +233,7 @@ func watchTestSeeds(count: Int) -> [UInt64] {
     }
 
     @Test func everyWatcherSeesExactlyTheModelsEvents() {
-        for seed in watchTestSeeds(count: 12) {
+        for seed in KeelSeed.seeds(count: 12) {
             print("WatchModelTests seed \(seed) (replay with KEEL_SEED=\(seed))")
             var run = Run(seed: seed)
             var tick: Int64 = 0
