@@ -9,6 +9,7 @@ import PackageDescription
 // machine), and LMDB (CLMDB) to compare the storage engine with it; nothing else does.
 //   SwiftProtobuf ─▶ KeelAPI (etcd v3's wire messages, generated from Sources/KeelAPI/proto by Scripts/gen-protos)
 //   NIOCore, NIOPosix, NIOHTTP1, NIOHTTP2, NIOHPACK ─▶ KeelAPI (gRPC over HTTP/2 and HTTP/1.1 on one port, server and client)
+//   everything above ─▶ KeelServer (the node: raft loop, apply loop, etcd services, gateway, flags) ─▶ keel (KeelMain)
 // KeelAPI is for the server and keel-bench only: no engine imports it, so the engines never see a
 // wire type and build without SwiftProtobuf.
 
@@ -25,6 +26,7 @@ let package = Package(
         .library(name: "KeelRaft", targets: ["KeelRaft"]),
         .library(name: "KeelRaftSimulation", targets: ["KeelRaftSimulation"]),
         .library(name: "KeelAPI", targets: ["KeelAPI"]),
+        .library(name: "KeelServer", targets: ["KeelServer"]),
         .executable(name: "keel-raft-sim", targets: ["KeelRaftSimRunner"]),
         .executable(name: "keel-bench", targets: ["KeelBench"]),
     ],
@@ -79,6 +81,18 @@ let package = Package(
             // The .proto sources are inputs of Scripts/gen-protos; only Generated/ is compiled.
             exclude: ["proto"]
         ),
+        .target(
+            name: "KeelServer",
+            dependencies: [
+                "KeelIO", "KeelWAL", "KeelStorage", "KeelMVCC", "KeelRaft", "KeelAPI",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOHPACK", package: "swift-nio-http2"),
+            ]
+        ),
         .executableTarget(
             name: "KeelRaftSimRunner",
             dependencies: ["KeelRaftSimulation", .product(name: "ArgumentParser", package: "swift-argument-parser")]
@@ -107,6 +121,16 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
                 .product(name: "NIOHPACK", package: "swift-nio-http2"),
+            ]
+        ),
+        .testTarget(
+            name: "KeelServerTests",
+            dependencies: [
+                "KeelServer", "KeelAPI", "KeelMVCC", "KeelRaft", "KeelWAL", "KeelTestSupport",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
     ],
