@@ -9,6 +9,9 @@ import Testing
             "ETCD_ENABLE_V2": "false", "ETCD_LISTEN_PEER_URLS": "http://127.0.0.1:9",
         ])
         #expect(config.name == "envname")
+        // A name from the environment builds the initial cluster as one from the command line does.
+        #expect(config.initialCluster.map(\.name) == ["envname"])
+        #expect(config.dataDirectory == "envname.keel")
         #expect(config.heartbeatIntervalMilliseconds == 20)
         #expect(config.electionTimeoutMilliseconds == 200)
         #expect(config.listenPeerURLs.map(\.description) == ["http://127.0.0.1:9"])

@@ -27,6 +27,15 @@ import Testing
         #expect(parseError(["--listen-peer-urls=http://300.1.1.1:2380"]) != nil)
     }
 
+    @Test func ipAddressLiterals() {
+        for valid in ["127.0.0.1", "0.0.0.0", "::1", "::", "fe80::1", "1:2:3:4:5:6:7:8", "::ffff:1.2.3.4", "2001:db8::"] {
+            #expect(IPAddressText.isIPAddress(valid), "\(valid)")
+        }
+        for invalid in ["localhost", "1.2.3", "1.2.3.256", "01.2.3.4", "1::2::3", ":::", "1:2:3:4:5:6:7:8:9", "12345::", "g::1", "+1.2.3.4", ""] {
+            #expect(!IPAddressText.isIPAddress(invalid), "\(invalid)")
+        }
+    }
+
     @Test func advertisedURLsNeedAHost() {
         #expect(parseError(["--initial-advertise-peer-urls=http://:2380"])?.message
             == "--initial-advertise-peer-urls \"http://:2380\" must be \"host:port\" (unexpected empty host (http://:2380))")
@@ -84,6 +93,10 @@ import Testing
             == "couldn't find local name \"a\" in the initial cluster configuration")
         #expect(parseError(["--initial-cluster-state=existing", "--initial-cluster=b=http://h:1"])?.message
             == "couldn't find local name \"default\" in the initial cluster configuration")
+    }
+
+    @Test func emptyNameIsNotInTheCluster() {
+        #expect(parseError(["--name="])?.message == "couldn't find local name \"\" in the initial cluster configuration")
     }
 
     @Test func initialClusterMustMatchAdvertisedURLs() {

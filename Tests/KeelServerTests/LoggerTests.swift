@@ -89,6 +89,8 @@ import Testing
         #expect(GoDuration.parse("1h30m") == .success(5_400_000_000_000))
         #expect(GoDuration.parse(".5s") == .success(500_000_000))
         #expect(GoDuration.parse("1") == .failure(.missingUnit("1")))
+        #expect(GoDuration.parse("3000000h") == .failure(.invalid("3000000h")))
+        #expect(GoDuration.parse("-1.5m") == .success(-90_000_000_000))
     }
 
     @Test func notices() throws {

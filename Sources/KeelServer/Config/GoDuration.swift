@@ -28,7 +28,7 @@ enum GoDuration {
             rest = rest.dropFirst(unit.count)
             total += value * scale
         }
-        guard total <= Double(Int64.max) else { return .failure(.invalid(text)) }
+        guard total < Double(Int64.max) else { return .failure(.invalid(text)) }
         let nanoseconds = Int64(total.rounded(.towardZero))
         return .success(negative ? -nanoseconds : nanoseconds)
     }

@@ -84,7 +84,9 @@ extension ServerConfiguration {
     private static func initialClusterText(_ values: FlagValues, name: String, advertisePeerURLs: [ConfiguredURL]) -> String {
         let text = values["initial-cluster"]
         guard name != "default", text == FlagTable.lookup("initial-cluster")?.defaultValue else { return text }
-        return advertisePeerURLs.map { "\(name)=\($0)" }.joined(separator: ",")
+        // An empty --name still writes "default" into the list, so the name is then not found.
+        let listed = name.isEmpty ? "default" : name
+        return advertisePeerURLs.map { "\(listed)=\($0)" }.joined(separator: ",")
     }
 
     private static func unsigned(_ values: FlagValues, _ flag: String) -> UInt64 {
