@@ -2,6 +2,9 @@
 /// by `ServerConfiguration.parse(arguments:environment:)`; every value here is checked.
 ///
 /// Keel's one deliberate difference from etcd: the data directory defaults to "<name>.keel".
+/// Fields are settable so tests can point a parsed configuration elsewhere (a temporary data
+/// directory, another port); `parse` is what checks them, a later change is the caller's to get
+/// right.
 public struct ServerConfiguration: Sendable {
     /// What `parse` decided the process should do.
     public enum ParseOutcome: Sendable {
