@@ -13,6 +13,7 @@ struct GatewayTests {
             #expect(put.status == .ok)
             #expect(put.headers.first(name: "content-type") == "application/json")
             #expect(put.body == #"{"header":{"cluster_id":"16045690981097406465","revision":"2"}}"#)
+            #expect(put.headers.first(name: "grpc-metadata-content-type") == "application/grpc")
 
             let range = try await harness.post("/v3/kv/range", #"{"key":"Zm9v"}"#)
             #expect(range.status == .ok)
@@ -86,6 +87,7 @@ struct GatewayTests {
                 #expect(answer.status == .badRequest, "\(body)")
                 #expect(answer.body.hasPrefix(#"{"error":""#), "\(body)")
                 #expect(answer.body.contains(#","code":3,"message":""#), "\(body)")
+                #expect(answer.headers.first(name: "grpc-metadata-content-type") == nil, "refused before the call")
             }
         }
     }

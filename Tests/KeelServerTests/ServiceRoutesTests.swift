@@ -41,6 +41,25 @@ struct ServiceRoutesTests {
         }
     }
 
+    @Test("a bidirectional stream passes through to its handler and is counted as started and received")
+    func streamingPassThrough() async throws {
+        try await GatewayHarness.with { harness in
+            let client = try await harness.grpc()
+            let call = client.bidirectionalStreaming(
+                "/etcdserverpb.Watch/Watch", Etcdserverpb_WatchRequest.self, Etcdserverpb_WatchResponse.self
+            ) { _ in }
+            try await call.send(Etcdserverpb_WatchRequest()).get()
+            try await call.send(Etcdserverpb_WatchRequest()).get()
+            call.finish()
+            #expect(try await call.status.get() == .ok)  // the fake handler finishes on .end
+            try await client.close().get()
+            let labels = ["bidi_stream", "etcdserverpb.Watch", "Watch"]
+            #expect(harness.metrics.grpc.started.labels(labels).value == 1)
+            #expect(harness.metrics.grpc.messagesReceived.labels(labels).value == 2)
+            #expect(!harness.metrics.registry.exposition().contains(#"grpc_method="Watch",grpc_code"#))
+        }
+    }
+
     @Test("a unary registration serves the method's gateway routes; streaming ones are gRPC only")
     func registrations() {
         var routes = ServiceRoutes(metrics: EtcdMetrics().grpc)

@@ -99,8 +99,13 @@ public final class GatewayResponder: HTTP1Responder {
             }
             context.deadline = .now() + amount
         }
+        let answer: EventLoopFuture<String>
+        switch method.call(request.body, context) {
+        case .success(let future): answer = future
+        case .failure(let refusal): return promise.succeed(GatewayError.response(for: refusal))
+        }
         let result = eventLoop.makePromise(of: String.self)
-        method.call(request.body, context).cascade(to: result)
+        answer.cascade(to: result)
         if let deadline = context.deadline {
             // grpc-go's client gives up at the deadline whatever the server does later; the
             // gateway then answers 504. A result arriving afterwards is dropped by the promise.
@@ -110,13 +115,18 @@ public final class GatewayResponder: HTTP1Responder {
             result.futureResult.whenComplete { _ in expiry.cancel() }
         }
         result.futureResult.whenComplete { outcome in
+            var response: HTTP1Response
             switch outcome {
             case .success(let json):
-                promise.succeed(
-                    HTTP1Response(status: .ok, headers: ["content-type": "application/json"], body: ByteBuffer(string: json)))
+                response = HTTP1Response(
+                    status: .ok, headers: ["content-type": "application/json"], body: ByteBuffer(string: json))
             case .failure(let error):
-                promise.succeed(GatewayError.response(for: error))
+                response = GatewayError.response(for: error)
             }
+            // grpc-gateway copies the gRPC response's header metadata as Grpc-Metadata-* headers;
+            // from etcd that is its content type, on every call that reached the server.
+            response.headers.add(name: "grpc-metadata-content-type", value: "application/grpc")
+            promise.succeed(response)
         }
     }
 

@@ -78,7 +78,7 @@ public struct ServiceRoutes: Sendable {
         handler: @escaping @Sendable (Request, GRPCCallContext, GRPCServerStream<Response>) -> Void
     ) {
         precondition(!method.clientStreams && method.serverStreams, "\(method.path) is not server-streaming")
-        let series = metrics.method(path: method.path, type: "server_stream")
+        let series = metrics.method(path: method.path, type: "server_stream", countsHandled: false)
         grpcMethods.addServerStreaming(method.path) {
             (request: Request, call: GRPCCallContext, stream: GRPCServerStream<Response>) in
             series.started.increment()
@@ -94,7 +94,7 @@ public struct ServiceRoutes: Sendable {
         handler: @escaping @Sendable (GRPCCallContext, GRPCServerStream<Response>) -> (GRPCInboundEvent<Request>) -> Void
     ) {
         precondition(method.clientStreams && method.serverStreams, "\(method.path) is not bidirectional")
-        let series = metrics.method(path: method.path, type: "bidi_stream")
+        let series = metrics.method(path: method.path, type: "bidi_stream", countsHandled: false)
         grpcMethods.addBidirectionalStreaming(method.path) {
             (call: GRPCCallContext, stream: GRPCServerStream<Response>) -> (GRPCInboundEvent<Request>) -> Void in
             series.started.increment()

@@ -5,8 +5,8 @@ import KeelAPI
 /// by `grpc_code`) read Keel unchanged.
 ///
 /// As go-grpc-prometheus does when a server registers it, every method added through
-/// `ServiceRoutes` gets its series created at zero up front (started, received, sent, and
-/// handled for every code). etcd's handling-time histogram exists only with
+/// `ServiceRoutes` gets its series created at zero up front (started, received, sent, and for
+/// unary methods handled for every code). etcd's handling-time histogram exists only with
 /// `--metrics=extensive` and is not declared here.
 public final class GRPCServerMetrics: Sendable {
     public let started: CounterVec
@@ -35,21 +35,25 @@ public final class GRPCServerMetrics: Sendable {
         public let started: Counter
         public let received: Counter
         public let sent: Counter
-        /// Indexed by `GRPCStatus.Code.rawValue`.
+        /// Indexed by `GRPCStatus.Code.rawValue`; empty for a method whose end is not counted.
         let handledByCode: [Counter]
 
-        public func handled(_ code: GRPCStatus.Code) -> Counter { handledByCode[code.rawValue] }
+        public func handled(_ code: GRPCStatus.Code) -> Counter {
+            precondition(!handledByCode.isEmpty, "this method's end is not counted")
+            return handledByCode[code.rawValue]
+        }
     }
 
     /// Creates (at zero) and returns the series of the method at `path` ("/etcdserverpb.KV/Range").
     /// `type` is go-grpc-prometheus's grpc_type: unary, client_stream, server_stream, bidi_stream.
-    public func method(path: String, type: String) -> Method {
+    /// Without `countsHandled` no grpc_server_handled_total series is created (streams: their
+    /// final status is not visible to `ServiceRoutes`, so a zero series would only mislead).
+    public func method(path: String, type: String, countsHandled: Bool = true) -> Method {
         let (service, name) = Self.split(path)
         let labels = [type, service, name]
-        let handledByCode = GRPCStatus.Code.allCases.sorted { $0.rawValue < $1.rawValue }.map { code in
-            handled.labels(labels + [Self.goName(code)])
-        }
-        precondition(handledByCode.count == 17, "gRPC codes are 0...16")
+        let codes = countsHandled ? GRPCStatus.Code.allCases.sorted { $0.rawValue < $1.rawValue } : []
+        let handledByCode = codes.map { code in handled.labels(labels + [Self.goName(code)]) }
+        precondition(handledByCode.isEmpty || handledByCode.count == 17, "gRPC codes are 0...16")
         return Method(
             started: started.labels(labels), received: messagesReceived.labels(labels),
             sent: messagesSent.labels(labels), handledByCode: handledByCode)
