@@ -108,6 +108,11 @@ struct GatewayTests {
             #expect(outside.status == .notFound)
             #expect(outside.body == "404 page not found\n")
             #expect(outside.headers.first(name: "access-control-allow-origin") == "*")
+            let preflight = try await HTTPAnswer.fetch(
+                port: harness.server.port, group: harness.group, method: .OPTIONS, path: "/v3/kv/put", body: "", headers: [])
+            #expect(preflight.status == .ok)
+            #expect(preflight.body == "")
+            #expect(preflight.headers.first(name: "access-control-allow-headers") == "accept, content-type, authorization")
         }
     }
 
