@@ -1,0 +1,121 @@
+import KeelAPI
+import NIOCore
+import NIOHPACK
+import SwiftProtobuf
+
+/// The node's RPC handlers, registered once and served both over gRPC (`grpcMethods`, for
+/// `GRPCServer.start`) and over the JSON gateway (`GatewayResponder`, at each of the method's
+/// `EtcdMethod.routes`). Every call through either path is counted in go-grpc-prometheus's
+/// `grpc_server_*` series, as etcd's gateway calls pass through its own gRPC server.
+///
+/// Streaming methods go to the gRPC table only: the gateway does not serve them yet.
+public struct ServiceRoutes: Sendable {
+    /// Every registered method, for the gRPC server.
+    public private(set) var grpcMethods = GRPCMethodTable()
+    /// Unary methods by gRPC path, type-erased for the gateway.
+    private(set) var gatewayMethods: [String: GatewayMethod] = [:]
+    /// Gateway route ("/v3/kv/range") → gRPC path.
+    private(set) var gatewayRoutes: [String: String] = [:]
+    private let metrics: GRPCServerMetrics
+
+    public init(metrics: GRPCServerMetrics) {
+        self.metrics = metrics
+    }
+
+    /// Registers a unary etcd method; `Request` and `Response` must be the method's messages.
+    /// The handler is called on the call's event loop and completes the promise from any
+    /// thread; failing it with a `GRPCStatus` answers that status (on the gateway, mapped to
+    /// HTTP as grpc-gateway maps it), any other error UNKNOWN.
+    public mutating func unary<Request: Message, Response: Message>(
+        _ method: EtcdMethod,
+        handler: @escaping @Sendable (Request, RequestContext, EventLoopPromise<Response>) -> Void
+    ) {
+        precondition(!method.clientStreams && !method.serverStreams, "\(method.path) is a streaming method")
+        precondition(
+            ObjectIdentifier(method.request) == ObjectIdentifier(Request.self)
+                && ObjectIdentifier(method.response) == ObjectIdentifier(Response.self),
+            "\(method.path) takes \(method.request) and answers \(method.response), not \(Request.self) → \(Response.self)")
+        unary(method.path, gatewayRoutes: method.routes, handler: handler)
+    }
+
+    /// Registers a unary method by gRPC path, served on the gateway at `gatewayRoutes`
+    /// (exact paths such as "/v3/kv/range"; none for a gRPC-only method).
+    public mutating func unary<Request: Message, Response: Message>(
+        _ path: String, gatewayRoutes routes: [String] = [],
+        handler: @escaping @Sendable (Request, RequestContext, EventLoopPromise<Response>) -> Void
+    ) {
+        let series = metrics.method(path: path, type: "unary")
+        let counted: @Sendable (Request, RequestContext, EventLoopPromise<Response>) -> Void = { request, context, promise in
+            series.started.increment()
+            series.received.increment()
+            promise.futureResult.whenComplete { result in
+                switch result {
+                case .success:
+                    series.handled(.ok).increment()
+                    series.sent.increment()
+                case .failure(let error):
+                    series.handled((error as? GRPCStatus)?.code ?? .unknown).increment()
+                }
+            }
+            handler(request, context, promise)
+        }
+        grpcMethods.addUnary(path) { (request: Request, call: GRPCCallContext, promise: EventLoopPromise<Response>) in
+            let context = RequestContext(
+                eventLoop: call.eventLoop, deadline: call.deadline, authToken: Self.authToken(call.headers))
+            counted(request, context, promise)
+        }
+        gatewayMethods[path] = GatewayMethod(path: path, requestType: Request.self, responseType: Response.self, handler: counted)
+        for route in routes {
+            precondition(route.hasPrefix("/v3/") && gatewayRoutes[route] == nil, "bad or duplicate gateway route \(route)")
+            gatewayRoutes[route] = path
+        }
+    }
+
+    /// Registers a method with one request and a stream of responses (Maintenance/Snapshot),
+    /// on gRPC only. Counted as started; its end is not (its status is not visible here).
+    public mutating func serverStreaming<Request: Message, Response: Message>(
+        _ method: EtcdMethod,
+        handler: @escaping @Sendable (Request, GRPCCallContext, GRPCServerStream<Response>) -> Void
+    ) {
+        precondition(!method.clientStreams && method.serverStreams, "\(method.path) is not server-streaming")
+        let series = metrics.method(path: method.path, type: "server_stream", countsHandled: false)
+        grpcMethods.addServerStreaming(method.path) {
+            (request: Request, call: GRPCCallContext, stream: GRPCServerStream<Response>) in
+            series.started.increment()
+            series.received.increment()
+            handler(request, call, stream)
+        }
+    }
+
+    /// Registers a method with streams both ways (Watch, LeaseKeepAlive), on gRPC only. Counted
+    /// as started, and each client message as received; its end is not.
+    public mutating func bidirectionalStreaming<Request: Message, Response: Message>(
+        _ method: EtcdMethod,
+        handler: @escaping @Sendable (GRPCCallContext, GRPCServerStream<Response>) -> (GRPCInboundEvent<Request>) -> Void
+    ) {
+        precondition(method.clientStreams && method.serverStreams, "\(method.path) is not bidirectional")
+        let series = metrics.method(path: method.path, type: "bidi_stream", countsHandled: false)
+        grpcMethods.addBidirectionalStreaming(method.path) {
+            (call: GRPCCallContext, stream: GRPCServerStream<Response>) -> (GRPCInboundEvent<Request>) -> Void in
+            series.started.increment()
+            let receive = handler(call, stream)
+            return { event in
+                if case .message = event { series.received.increment() }
+                receive(event)
+            }
+        }
+    }
+
+    /// The gRPC path served at a gateway route, if a unary method was registered there.
+    public func gatewayPath(forRoute route: String) -> String? { gatewayRoutes[route] }
+
+    /// The gateway method for a route (nil when no unary method serves it).
+    func gatewayMethod(forRoute route: String) -> GatewayMethod? {
+        gatewayRoutes[route].flatMap { gatewayMethods[$0] }
+    }
+
+    /// etcd reads the token from metadata `token` (its clients) or `authorization` (its gateway).
+    static func authToken(_ headers: HPACKHeaders) -> String? {
+        headers.first(name: "token") ?? headers.first(name: "authorization")
+    }
+}
