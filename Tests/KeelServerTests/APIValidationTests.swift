@@ -166,6 +166,8 @@ import Testing
         #expect(Self.refusal(Self.txn([Self.put("m"), Self.nested(Self.txn([Self.delete("a", Array("z".utf8))]))])) == .duplicateKey)
         #expect(Self.refusal(Self.txn([Self.nested(Self.txn([Self.delete("m")])), Self.nested(Self.txn([Self.put("m")]))])) == .duplicateKey)
         #expect(Self.refusal(Self.txn([Self.nested(Self.txn([Self.put("m")])), Self.nested(Self.txn([Self.delete("m")]))])) == nil)
+        // Either branch's deletes count.
+        #expect(Self.refusal(Self.txn([Self.put("m"), Self.nested(Self.txn([], [Self.delete("m")]))])) == .duplicateKey)
     }
 
     /// Many deletes use the sorted index rather than the scan; the answers must not change.
@@ -187,30 +189,36 @@ import Testing
         print("APIValidationTests.agreesWithTheKeySpaceCheck seed \(seed) (replay with KEEL_SEED=\(seed))")
         var random = SeededGenerator(seed: seed)
         var refused = 0
-        for _ in 0..<3000 {
+        for _ in 0..<1500 {
             let txn = Self.randomTxn(depth: 0, using: &random)
             let keySpaceAccepts = TxnChecks.writesEachKeyOnce(TxnRequest(txn))
             let apiRefusal = Self.refusal(txn)
-            #expect((apiRefusal == nil) == keySpaceAccepts, "seed \(seed): \(txn)")
+            if (apiRefusal == nil) != keySpaceAccepts {
+                Issue.record("seed \(seed): the key space \(keySpaceAccepts ? "accepts" : "refuses") \(txn)")
+                return
+            }
             if apiRefusal != nil { refused += 1 }
         }
-        #expect(refused > 100 && refused < 2900, "the random Txns should both pass and fail")
+        print("APIValidationTests.agreesWithTheKeySpaceCheck: \(refused) of 1500 refused")
+        #expect(refused > 100 && refused < 1400, "the random Txns should both pass and fail")
     }
 
     static func randomKey(using random: inout SeededGenerator) -> String {
-        String(UnicodeScalar(UInt8.random(in: 97...102, using: &random)))
-            + (Bool.random(using: &random) ? "" : String(UnicodeScalar(UInt8.random(in: 97...99, using: &random))))
+        String(UnicodeScalar(UInt8.random(in: 97...122, using: &random)))
+            + (Int.random(in: 0..<8, using: &random) == 0 ? "" : String(UnicodeScalar(UInt8.random(in: 97...106, using: &random))))
     }
 
     static func randomOps(depth: Int, using random: inout SeededGenerator) -> [Etcdserverpb_RequestOp] {
-        let count = Int.random(in: 0...(depth == 0 ? 25 : 4), using: &random)
-        return (0..<count).map { _ in
+        let count = Int.random(in: 0...(depth == 0 ? 30 : 4), using: &random)
+        return (0..<count).map { _ -> Etcdserverpb_RequestOp in
+            let key = randomKey(using: &random)
             switch Int.random(in: 0..<10, using: &random) {
-            case 0..<4: put(randomKey(using: &random))
-            case 4..<6: delete(randomKey(using: &random))
-            case 6: delete(randomKey(using: &random), Bool.random(using: &random) ? [0] : Array(randomKey(using: &random).utf8))
-            case 7: range(randomKey(using: &random))
-            default: depth < 2 ? nested(randomTxn(depth: depth + 1, using: &random)) : put(randomKey(using: &random))
+            case 0..<4: return put(key)
+            case 4..<6: return delete(key)
+            // A "\0" end, or a narrow range: a wide one would cover most puts.
+            case 6: return delete(key, Bool.random(using: &random) ? [0] : Array(key.utf8) + [UInt8.random(in: 97...106, using: &random)])
+            case 7: return range(key)
+            default: return depth < 2 ? nested(randomTxn(depth: depth + 1, using: &random)) : put(key)
             }
         }
     }

@@ -44,6 +44,9 @@ import Testing
             let proposal = Proposal(id: 0x0102_0304_0506_0708 &+ UInt64(index), request: request)
             let bytes = proposal.encoded()
             #expect(try Proposal(decoding: bytes) == proposal)
+            // In place, from the middle of a larger buffer (as a WAL read hands it out).
+            let framed = [0xEE, 0xEE] + bytes + [0xEE]
+            #expect(try Proposal(decoding: framed.span.bytes.extracting(2..<(2 + bytes.count))) == proposal)
         }
         #expect(Set(Self.every.map(\.kind)) == Set(1...8))
     }

@@ -25,13 +25,21 @@ extension Proposal {
     /// The request is decoded with SwiftProtobuf's default limits, those the gRPC server
     /// decodes requests with, so every proposal Keel wrote decodes again.
     public init(decoding bytes: [UInt8]) throws(ProposalDecodingError) {
-        guard bytes.count >= Self.headerBytes else { throw .truncated(byteCount: bytes.count) }
-        guard bytes[0] == Self.formatVersion else { throw .unknownVersion(bytes[0]) }
+        try self.init(decoding: bytes.span.bytes)
+    }
+
+    /// As `init(decoding:)` on an array, for entry bytes read in place (a WAL buffer); the
+    /// request copies what it keeps, so `bytes` need not outlive the call.
+    public init(decoding bytes: RawSpan) throws(ProposalDecodingError) {
+        guard bytes.byteCount >= Self.headerBytes else { throw .truncated(byteCount: bytes.byteCount) }
+        let version = bytes.unsafeLoad(fromByteOffset: 0, as: UInt8.self)
+        guard version == Self.formatVersion else { throw .unknownVersion(version) }
+        let kind = bytes.unsafeLoad(fromByteOffset: 1, as: UInt8.self)
         var id: UInt64 = 0
-        for index in 0..<8 { id |= UInt64(bytes[2 + index]) << (8 * UInt64(index)) }
-        let kind = bytes[1]
-        let request: ProposalRequest
-        request = try ProposalRequest(kind: kind, body: bytes.span.bytes.extracting(droppingFirst: Self.headerBytes))
+        for index in 0..<8 {
+            id |= UInt64(bytes.unsafeLoad(fromByteOffset: 2 + index, as: UInt8.self)) << (8 * UInt64(index))
+        }
+        let request = try ProposalRequest(kind: kind, body: bytes.extracting(droppingFirst: Self.headerBytes))
         self.init(id: id, request: request)
     }
 
