@@ -26,7 +26,8 @@ extension KVStore {
 
         let builder = IndexBuilder(IndexVersion())
         var leases: [[UInt8]: LeaseID] = [:]
-        var last: Int64 = 0
+        // etcd's empty store is at revision 1 (its first write makes revision 2).
+        var last: Int64 = 1
         var broken: String?
         storage.scan(KVStoreSchema.keyBucket) { key, value in
             guard let revision = Revision(keyBytes: key), let kv = RowCodec.decode(value), !kv.key.isEmpty else {

@@ -93,7 +93,8 @@ public final class KVStore: @unchecked Sendable {
 
     // MARK: Reading the state (any thread)
 
-    /// The revision of the last write that changed something.
+    /// The revision of the last write that changed something; 1 for a key space never written
+    /// (etcd's numbering: the first write makes revision 2).
     public var currentRevision: Int64 { published.load().currentRevision }
 
     /// The revision the history is compacted to: reads below it are refused.

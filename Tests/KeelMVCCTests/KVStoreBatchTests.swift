@@ -67,6 +67,6 @@ import Testing
         // An empty batch publishes nothing new and ends cleanly.
         fixture.store.beginBatch()
         fixture.store.endBatch()
-        #expect(fixture.store.currentRevision == 3)
+        #expect(fixture.store.currentRevision == 4)
     }
 }

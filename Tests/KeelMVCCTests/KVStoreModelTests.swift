@@ -7,9 +7,10 @@ import Testing
 /// with etcd's rules written out plainly over it.
 struct KeySpaceModel {
     typealias State = [[UInt8]: KeyValue]
-    /// `states[r]`: the key space at revision r (`states[0]` is empty).
-    var states: [State] = [[:]]
-    var events: [[Event]] = [[]]
+    /// `states[r]`: the key space at revision r. As in etcd an empty key space is at revision
+    /// 1, so `states[0]` and `states[1]` are empty and the first write makes revision 2.
+    var states: [State] = [[:], [:]]
+    var events: [[Event]] = [[], []]
     var compactRevision: Int64 = 0
     let leases: Set<LeaseID>
 
@@ -305,7 +306,7 @@ struct RequestGenerator {
         let fixture = try StoreFixture(options: options)
         var model = KeySpaceModel(leases: StoreFixture.leases)
         /// What the model was after each applied entry: (revision, compact revision).
-        var modelAt: [UInt64: (Int64, Int64)] = [0: (0, 0)]
+        var modelAt: [UInt64: (Int64, Int64)] = [0: (1, 0)]
         var counts = (writes: 0, refused: 0, ranges: 0, crashes: 0, reopens: 0)
 
         for step in 0..<operations {

@@ -83,26 +83,52 @@ final class StoreFixture {
 func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
 
 @Suite struct KVStoreTests {
+    /// etcd's numbering: an empty store is at revision 1, so its first write makes revision 2,
+    /// and revision 1 (the empty key space) is readable and can be compacted.
+    @Test func anEmptyStoreIsAtRevisionOneAsInEtcd() throws {
+        let fixture = try StoreFixture()
+        #expect(fixture.store.currentRevision == 1 && fixture.store.compactRevision == 0)
+        #expect(try fixture.store.compact(2, applying: fixture.next()) == .failure(.futureRevision))
+        let empty = fixture.store.range(RangeRequest(key: [0], rangeEnd: [0], revision: 1))
+        #expect(empty == .success(RangeResponse(revision: 1, kvs: [], more: false, count: 0)))
+        #expect(try fixture.store.compact(1, applying: fixture.next()) == .success(CompactResponse(revision: 1)))
+        try fixture.store.finishCompaction()
+        #expect(fixture.store.compactRevision == 1 && fixture.store.currentRevision == 1)
+
+        let first = try fixture.put("foo", "bar")
+        #expect(first.response == .success(PutResponse(revision: 2)))
+        #expect(first.events.map(\.kv) == [KeyValue(key: bytes("foo"), createRevision: 2, modRevision: 2, version: 1, value: bytes("bar"))])
+        #expect(fixture.store.currentRevision == 2)
+        #expect(fixture.store.range(RangeRequest(key: bytes("foo"), revision: 1)) == .success(RangeResponse(revision: 2, kvs: [], more: false, count: 0)))
+        #expect(fixture.get("foo", revision: 2)?.createRevision == 2)
+        // A reopen of the empty-then-compacted history keeps the numbering.
+        try fixture.reopen(crash: false)
+        #expect(fixture.store.currentRevision == 2 && fixture.store.compactRevision == 1)
+        let fresh = try StoreFixture()
+        try fresh.reopen(crash: false)
+        #expect(fresh.store.currentRevision == 1)
+    }
+
     @Test func putsMakeRevisionsAndVersions() throws {
         let fixture = try StoreFixture()
         let first = try fixture.put("a", "1")
-        #expect(first.response == .success(PutResponse(revision: 1)))
-        #expect(first.events == [Event(kind: .put, kv: KeyValue(key: bytes("a"), createRevision: 1, modRevision: 1, version: 1, value: bytes("1")))])
+        #expect(first.response == .success(PutResponse(revision: 2)))
+        #expect(first.events == [Event(kind: .put, kv: KeyValue(key: bytes("a"), createRevision: 2, modRevision: 2, version: 1, value: bytes("1")))])
         try fixture.put("a", "2", lease: 1)
-        #expect(fixture.get("a") == KeyValue(key: bytes("a"), createRevision: 1, modRevision: 2, version: 2, value: bytes("2"), lease: LeaseID(1)))
-        #expect(fixture.get("a", revision: 1)?.value == bytes("1"))
-        #expect(fixture.store.range(RangeRequest(key: bytes("a"), revision: 3)) == .failure(.futureRevision))
+        #expect(fixture.get("a") == KeyValue(key: bytes("a"), createRevision: 2, modRevision: 3, version: 2, value: bytes("2"), lease: LeaseID(1)))
+        #expect(fixture.get("a", revision: 2)?.value == bytes("1"))
+        #expect(fixture.store.range(RangeRequest(key: bytes("a"), revision: 4)) == .failure(.futureRevision))
 
         let deleted = try fixture.store.deleteRange(DeleteRangeRequest(key: bytes("a"), prevKV: true), applying: fixture.next())
         guard case .success(let response) = deleted.response else { Issue.record("\(deleted)"); return }
-        #expect(response.revision == 3 && response.deleted == 1 && response.prevKVs.map(\.value) == [bytes("2")])
-        #expect(deleted.events.map(\.kv) == [KeyValue(key: bytes("a"), createRevision: 0, modRevision: 3, version: 0, value: [])])
+        #expect(response.revision == 4 && response.deleted == 1 && response.prevKVs.map(\.value) == [bytes("2")])
+        #expect(deleted.events.map(\.kv) == [KeyValue(key: bytes("a"), createRevision: 0, modRevision: 4, version: 0, value: [])])
         // Deleting nothing makes no revision.
         let nothing = try fixture.store.deleteRange(DeleteRangeRequest(key: bytes("a")), applying: fixture.next())
-        #expect(nothing.response == .success(DeleteRangeResponse(revision: 3, deleted: 0)) && nothing.events.isEmpty)
+        #expect(nothing.response == .success(DeleteRangeResponse(revision: 4, deleted: 0)) && nothing.events.isEmpty)
         try fixture.put("a", "3")
-        #expect(fixture.get("a") == KeyValue(key: bytes("a"), createRevision: 4, modRevision: 4, version: 1, value: bytes("3")))
-        #expect(fixture.store.currentRevision == 4)
+        #expect(fixture.get("a") == KeyValue(key: bytes("a"), createRevision: 5, modRevision: 5, version: 1, value: bytes("3")))
+        #expect(fixture.store.currentRevision == 5)
         #expect(fixture.store.consistentIndex.index == 5)
     }
 
@@ -112,11 +138,11 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
         #expect(unknownLease.response == .failure(.leaseNotFound(LeaseID(9))))
         let missing = try fixture.store.put(PutRequest(key: bytes("a"), ignoreValue: true), applying: fixture.next())
         #expect(missing.response == .failure(.keyNotFound))
-        #expect(fixture.store.currentRevision == 0 && fixture.store.consistentIndex.index == 2)
+        #expect(fixture.store.currentRevision == 1 && fixture.store.consistentIndex.index == 2)
         try fixture.put("a", "v", lease: 2)
         let kept = try fixture.store.put(PutRequest(key: bytes("a"), prevKV: true, ignoreValue: true, ignoreLease: true), applying: fixture.next())
-        #expect(kept.response == .success(PutResponse(revision: 2, prevKV: KeyValue(key: bytes("a"), createRevision: 1, modRevision: 1, version: 1, value: bytes("v"), lease: LeaseID(2)))))
-        #expect(fixture.get("a") == KeyValue(key: bytes("a"), createRevision: 1, modRevision: 2, version: 2, value: bytes("v"), lease: LeaseID(2)))
+        #expect(kept.response == .success(PutResponse(revision: 3, prevKV: KeyValue(key: bytes("a"), createRevision: 2, modRevision: 2, version: 1, value: bytes("v"), lease: LeaseID(2)))))
+        #expect(fixture.get("a") == KeyValue(key: bytes("a"), createRevision: 2, modRevision: 3, version: 2, value: bytes("v"), lease: LeaseID(2)))
     }
 
     @Test func rangeEndRules() throws {
@@ -136,13 +162,13 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
     @Test func compactionRefusalsAndReads() throws {
         let fixture = try StoreFixture()
         for value in 1...5 { try fixture.put("k", "\(value)") }
-        #expect(try fixture.store.compact(6, applying: fixture.next()) == .failure(.futureRevision))
-        #expect(try fixture.store.compact(3, applying: fixture.next()) == .success(CompactResponse(revision: 5)))
-        #expect(try fixture.store.compact(3, applying: fixture.next()) == .failure(.compacted(compactRevision: 3)))
+        #expect(try fixture.store.compact(7, applying: fixture.next()) == .failure(.futureRevision))
+        #expect(try fixture.store.compact(4, applying: fixture.next()) == .success(CompactResponse(revision: 6)))
+        #expect(try fixture.store.compact(4, applying: fixture.next()) == .failure(.compacted(compactRevision: 4)))
         try fixture.store.finishCompaction()
-        #expect(fixture.store.range(RangeRequest(key: bytes("k"), revision: 2)) == .failure(.compacted(compactRevision: 3)))
-        #expect(fixture.get("k", revision: 3)?.value == bytes("3"))
-        #expect(fixture.get("k", revision: 3)?.version == 3)
+        #expect(fixture.store.range(RangeRequest(key: bytes("k"), revision: 3)) == .failure(.compacted(compactRevision: 4)))
+        #expect(fixture.get("k", revision: 4)?.value == bytes("3"))
+        #expect(fixture.get("k", revision: 4)?.version == 3)
         // The superseded rows are gone from the B+tree, the kept one and the newer ones stay.
         try fixture.store.flush()
         let storage = fixture.database.beginRead()
@@ -152,11 +178,11 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
             return true
         }
         storage.end()
-        #expect(rows == [3, 4, 5])
+        #expect(rows == [4, 5, 6])
         // etcd's rule: history from the compact revision itself is still whole.
-        #expect(fixture.store.events(from: 2, through: 5, key: bytes("k"), end: nil, eventsMax: 10) == .failure(.compacted(compactRevision: 3)))
-        #expect((try? fixture.store.events(from: 3, through: 5, key: bytes("k"), end: nil, eventsMax: 10).get())?.map(\.kv.version) == [3, 4, 5])
-        #expect(fixture.store.previous(bytes("k"), before: 5)?.version == 4)
+        #expect(fixture.store.events(from: 3, through: 6, key: bytes("k"), end: nil, eventsMax: 10) == .failure(.compacted(compactRevision: 4)))
+        #expect((try? fixture.store.events(from: 4, through: 6, key: bytes("k"), end: nil, eventsMax: 10).get())?.map(\.kv.version) == [3, 4, 5])
+        #expect(fixture.store.previous(bytes("k"), before: 6)?.version == 4)
     }
 
     /// A deletion at exactly the compact revision stays in history (a watch may start there),
@@ -167,18 +193,18 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
         try fixture.put("j", "1")
         _ = try fixture.store.deleteRange(DeleteRangeRequest(key: bytes("k")), applying: fixture.next())
         try fixture.put("j", "2")
-        #expect(try fixture.store.compact(3, applying: fixture.next()) == .success(CompactResponse(revision: 4)))
+        #expect(try fixture.store.compact(4, applying: fixture.next()) == .success(CompactResponse(revision: 5)))
         try fixture.store.finishCompaction()
         try fixture.store.flush()
-        let events = try fixture.store.events(from: 3, through: 4, key: bytes("a"), end: [0], eventsMax: 10).get()
+        let events = try fixture.store.events(from: 4, through: 5, key: bytes("a"), end: [0], eventsMax: 10).get()
         #expect(events.map(\.kind) == [.delete, .put])
-        #expect(events.map(\.kv.modRevision) == [3, 4])
-        #expect(fixture.get("k", revision: 3) == nil)
+        #expect(events.map(\.kv.modRevision) == [4, 5])
+        #expect(fixture.get("k", revision: 4) == nil)
         try fixture.reopen(crash: false)
         let reopened = fixture.store
-        #expect(try reopened.events(from: 3, through: 4, key: bytes("k"), end: nil, eventsMax: 10).get().map(\.kind) == [.delete])
+        #expect(try reopened.events(from: 4, through: 5, key: bytes("k"), end: nil, eventsMax: 10).get().map(\.kind) == [.delete])
         #expect(try reopened.range(RangeRequest(key: bytes("k"))).get().kvs.isEmpty)
-        #expect(try reopened.range(RangeRequest(key: bytes("j"), revision: 3)).get().kvs.map(\.value) == [bytes("1")])
+        #expect(try reopened.range(RangeRequest(key: bytes("j"), revision: 4)).get().kvs.map(\.value) == [bytes("1")])
     }
 
     @Test func duplicateKeysInTxnAreRefusedAsEtcdDoes() {
@@ -226,20 +252,20 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
             failure: [])
         let applied = try fixture.store.txn(request, applying: fixture.next())
         guard case .success(let response) = applied.response else { Issue.record("\(applied)"); return }
-        #expect(response.succeeded && response.revision == 2)
+        #expect(response.succeeded && response.revision == 3)
         // The range sees the Txn's own put; the nested compare saw the state before the Txn
         // (no b yet), so it took its failure branch.
         guard case .range(let range) = response.responses[1], case .txn(let nested) = response.responses[2] else { Issue.record("\(response)"); return }
-        #expect(range.kvs.map(\.key) == [bytes("a"), bytes("b")] && range.revision == 2)
+        #expect(range.kvs.map(\.key) == [bytes("a"), bytes("b")] && range.revision == 3)
         #expect(!nested.succeeded && nested.revision == 0)
-        #expect(applied.events.map(\.kind) == [.put, .delete] && applied.events.allSatisfy { $0.kv.modRevision == 2 })
-        #expect(fixture.get("a") == nil && fixture.get("b")?.modRevision == 2)
+        #expect(applied.events.map(\.kind) == [.put, .delete] && applied.events.allSatisfy { $0.kv.modRevision == 3 })
+        #expect(fixture.get("a") == nil && fixture.get("b")?.modRevision == 3)
         // A read-only Txn makes no revision.
         let readOnly = try fixture.store.txn(TxnRequest(success: [.range(RangeRequest(key: bytes("b")))]), applying: fixture.next())
         guard case .success(let readResponse) = readOnly.response else { Issue.record("\(readOnly)"); return }
-        #expect(readResponse.revision == 2 && fixture.store.currentRevision == 2)
-        let future = try fixture.store.txn(TxnRequest(success: [.range(RangeRequest(key: bytes("b"), revision: 3)), .put(PutRequest(key: bytes("q")))]),
+        #expect(readResponse.revision == 3 && fixture.store.currentRevision == 3)
+        let future = try fixture.store.txn(TxnRequest(success: [.range(RangeRequest(key: bytes("b"), revision: 4)), .put(PutRequest(key: bytes("q")))]),
                                            applying: fixture.next())
-        #expect(future.response == .failure(.futureRevision) && fixture.store.currentRevision == 2)
+        #expect(future.response == .failure(.futureRevision) && fixture.store.currentRevision == 3)
     }
 }

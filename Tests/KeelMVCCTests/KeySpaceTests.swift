@@ -88,7 +88,7 @@ final class KeySpaceFixture {
         #expect(fixture.liveKeys() == ["b"])
         #expect(fixture.space.lessor.leases().isEmpty)
         let responses = stream.take(max: 100).filter { $0.kind == .events }
-        #expect(responses.map(\.revision) == [1, 2, 3, 4])
+        #expect(responses.map(\.revision) == [2, 3, 4, 5])
         #expect(responses.last!.events.map(\.kind) == [.delete, .delete])
         #expect(responses.last!.events.map(\.kv.key) == [bytes("a"), bytes("c")])
         // A lease with no keys is revoked without a new revision.
@@ -109,7 +109,7 @@ final class KeySpaceFixture {
         #expect(stream.take(max: 10).isEmpty)
         fixture.space.endBatch()
         #expect(fixture.liveKeys() == ["a", "b"])
-        #expect(stream.take(max: 10).map(\.revision) == [1, 2])
+        #expect(stream.take(max: 10).map(\.revision) == [2, 3])
     }
 
     /// Restart: the index, the revision, the consistent index, the leases with their keys and
@@ -127,7 +127,7 @@ final class KeySpaceFixture {
         #expect(fixture.space.lessor.leases() == [Self.lease, LeaseID(8)])
         #expect(fixture.keys(of: Self.lease) == ["a"])
         #expect(fixture.keys(of: LeaseID(8)) == ["b"])
-        #expect(fixture.space.store.currentRevision == 2)
+        #expect(fixture.space.store.currentRevision == 3)
         #expect(fixture.applied == 5)
         // The checkpointed remainder is what a new leader counts down from.
         fixture.space.lessor.promote(nowNanoseconds: 0, extendNanoseconds: 0)

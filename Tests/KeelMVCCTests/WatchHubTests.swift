@@ -47,7 +47,7 @@ import Testing
         #expect(stream.take(max: 10).isEmpty, "not yet an interval")
         hub.tick(nowNanoseconds: 100)
         // "a" had an event during the interval; "c" did not ask.
-        #expect(stream.take(max: 10) == [WatchResponse(watchID: WatchID(1), kind: .progress, revision: 1)])
+        #expect(stream.take(max: 10) == [WatchResponse(watchID: WatchID(1), kind: .progress, revision: 2)])
         hub.tick(nowNanoseconds: 200)
         #expect(stream.take(max: 10).map(\.watchID) == [WatchID(0), WatchID(1)])
     }
@@ -57,14 +57,14 @@ import Testing
         let hub = WatchHub(history: history)
         for _ in 0..<5 { Self.put(history, hub, "k") }
         let stream = hub.openStream {}
-        _ = stream.create(WatchCreateRequest(key: Array("k".utf8), startRevision: 2))
+        _ = stream.create(WatchCreateRequest(key: Array("k".utf8), startRevision: 3))
         stream.requestProgress()
         #expect(stream.take(max: 10).map(\.kind) == [.created], "unsynced: the answer waits")
         hub.syncUnsynced(eventsMax: 2)
         hub.syncUnsynced(eventsMax: 2)
         let responses = stream.take(max: 10)
-        #expect(responses.flatMap(\.events).map(\.kv.modRevision) == [2, 3, 4, 5])
-        #expect(responses.last == WatchResponse(watchID: .invalid, kind: .progress, revision: 5))
+        #expect(responses.flatMap(\.events).map(\.kv.modRevision) == [3, 4, 5, 6])
+        #expect(responses.last == WatchResponse(watchID: .invalid, kind: .progress, revision: 6))
         #expect(hub.unsyncedCount == 0)
     }
 
@@ -73,13 +73,13 @@ import Testing
         let history = WatchModelHistory()
         let hub = WatchHub(history: history)
         for _ in 0..<5 { Self.put(history, hub, "k") }
-        history.compact(3)
+        history.compact(4)
         let stream = hub.openStream {}
-        _ = stream.create(WatchCreateRequest(key: Array("k".utf8), startRevision: 2))
         _ = stream.create(WatchCreateRequest(key: Array("k".utf8), startRevision: 3))
+        _ = stream.create(WatchCreateRequest(key: Array("k".utf8), startRevision: 4))
         hub.syncUnsynced(eventsMax: 10)
         let responses = stream.take(max: 10)
-        #expect(responses.map(\.kind) == [.created, .compacted(compactRevision: 3), .created, .events])
-        #expect(responses[3].events.map(\.kv.modRevision) == [3, 4, 5])
+        #expect(responses.map(\.kind) == [.created, .compacted(compactRevision: 4), .created, .events])
+        #expect(responses[3].events.map(\.kv.modRevision) == [4, 5, 6])
     }
 }

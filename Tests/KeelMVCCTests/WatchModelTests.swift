@@ -9,7 +9,7 @@ import Testing
 /// obvious way. `previous` never loses a version (the model does not drop rows on compaction).
 final class WatchModelHistory: EventHistory {
     struct Contents {
-        var revisions: [[Event]] = [[]]       // index = revision; revision 0 is empty
+        var revisions: [[Event]] = [[], []]   // index = revision; an empty history is at revision 1, as etcd's
         var live: [[UInt8]: KeyValue] = [:]
         var compactRevision: Int64 = 0
     }
