@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import KeelIO
 
 extension Database {
@@ -23,6 +26,33 @@ extension Database {
         } catch {
             try? Syscalls.unlink(temporaryPath)
             throw error
+        }
+    }
+
+    /// Writes the newest committed state, compacted, into a new database file at `path` (replaced
+    /// if it exists), from one read snapshot: neither readers nor the writer wait. The copy is
+    /// a complete database that `open` accepts (Maintenance/Snapshot streams it), cut to the
+    /// pages it uses: no growth chunk of zeros rides along.
+    public func writeCopy(to path: String) throws(StorageError) {
+        try? Syscalls.unlink(path)
+        let snapshot = beginRead()
+        defer { snapshot.end() }
+        let target = try Database.open(path: path, options: options)
+        do {
+            try copyEverything(from: snapshot, into: target)
+        } catch {
+            target.close()
+            throw error
+        }
+        let usedBytes = Int64(target.freelist.pageCount) * Int64(Self.pageSize)
+        target.close()
+        do throws(IOError) {
+            let fd = try Syscalls.open(path, flags: O_RDWR)
+            defer { Syscalls.close(fd) }
+            try Syscalls.truncate(fd, length: usedBytes, path: path)
+            try Syscalls.fsync(fd, path: path)
+        } catch {
+            throw .io(error)
         }
     }
 

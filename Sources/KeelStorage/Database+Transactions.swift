@@ -47,7 +47,11 @@ extension Database {
     }
 
     private func releaseWriter() {
-        writerGate.withLock { writerActive = false }
+        let settled = currentStats()
+        writerGate.withLock {
+            writerActive = false
+            settledStats = settled
+        }
         writerGate.broadcast()
     }
 
@@ -228,10 +232,18 @@ extension Database {
 
     // MARK: Inspection
 
+    /// Never waits: while a write transaction is open (the key space keeps one open between
+    /// its batched commits) it answers the figures as the last writer left them.
     public var stats: StorageStats {
-        writerGate.lock()
-        while writerActive { writerGate.wait() }
-        defer { writerGate.unlock() }
+        writerGate.withLock {
+            guard writerActive else { return currentStats() }
+            return settledStats ?? StorageStats(fileBytes: store.mappedBytes.load(ordering: .acquiring), pageCount: 0,
+                                                freePages: 0, pendingPages: 0, inUseBytes: 0)
+        }
+    }
+
+    /// The figures now; the caller holds the writer role or the gate with no writer active.
+    private func currentStats() -> StorageStats {
         let inUse = Int(freelist.pageCount) - freelist.freeCount - freelist.pendingCount
         return StorageStats(fileBytes: store.mappedBytes.load(ordering: .acquiring), pageCount: freelist.pageCount,
                             freePages: freelist.freeCount, pendingPages: freelist.pendingCount,

@@ -57,6 +57,8 @@ public final class Database: @unchecked Sendable {
     }
     let writerGate = ConditionLock()
     var writerActive = false
+    /// `stats` as the last writer left them (guarded by `writerGate`).
+    var settledStats: StorageStats?
     /// The freelist as the open write transaction found it, restored by a rollback.
     var freelistAtBegin: Freelist?
     /// The keys, values and page copies of the open write transaction (see `ByteArena`).
@@ -104,13 +106,8 @@ public final class Database: @unchecked Sendable {
         }
     }
 
-    /// The file's size in bytes.
-    public var fileBytes: Int {
-        writerGate.lock()
-        while writerActive { writerGate.wait() }
-        defer { writerGate.unlock() }
-        return store.mappedBytes.load(ordering: .acquiring)
-    }
+    /// The file's size in bytes; never waits (see `stats`).
+    public var fileBytes: Int { stats.fileBytes }
 
     /// Makes sure the current file holds at least `pages` pages (see `Store.grow`).
     func grow(toPages pages: UInt64) throws(StorageError) {

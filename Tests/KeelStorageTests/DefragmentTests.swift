@@ -50,6 +50,33 @@ import Testing
         #expect(try Syscalls.listDirectory(directory.path) == ["db"], "no file left behind")
     }
 
+    /// A copy made while a write transaction is open holds the last commit only, opens as a
+    /// database of its own, and is cut to the pages it uses.
+    @Test func writeCopyHoldsTheLastCommitInAFileOfItsPages() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let db = try Database.open(path: directory.child("db"))
+        let fill = try db.beginWrite()
+        try fill.createBucket(Self.bucket)
+        for i in 0..<3_000 { try fill.put(Self.bucket, Self.key(i), [UInt8](repeating: UInt8(i % 256), count: 100)) }
+        try fill.commit()
+        let committed = db.contents(Self.bucket)
+        let open = try db.beginWrite()
+        try open.put(Self.bucket, Self.key(99_999), [9])
+
+        try db.writeCopy(to: directory.child("copy"))
+        open.rollback()
+
+        let copy = try Database.open(path: directory.child("copy"))
+        defer { copy.close() }
+        #expect(copy.check() == [])
+        #expect(copy.contents(Self.bucket) == committed)
+        let pages = copy.stats.pageCount
+        #expect(TestFiles.read(directory.child("copy")).count == Int(pages) * 4096)
+        #expect(copy.stats.fileBytes < db.stats.fileBytes)
+        db.close()
+    }
+
     /// Readers that began before the switch keep their snapshot (on the old file) after it;
     /// writers committing while the copy is made lose nothing.
     @Test func readersAndWritersCarryOnDuringTheCopy() throws {
