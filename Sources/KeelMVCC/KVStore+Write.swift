@@ -119,6 +119,7 @@ extension KVStore {
         try storageTransaction().put(KVStoreSchema.keyBucket, revision.keyBytes(tombstone: tombstone), value)
         overlay.append(KVStoreOverlay.Row(revision: revision, tombstone: tombstone, value: value))
         pendingRows += 1
+        pendingBytes += value.count + 17
     }
 
     /// The put row at `revision` as the writer sees it (its own uncommitted rows included).

@@ -353,6 +353,7 @@ public final class WAL: @unchecked Sendable {
         statistics.records += UInt64(done.batch.records)
         statistics.bytes += UInt64(done.batch.bytes)
         statistics.syncNanoseconds += done.nanoseconds
+        if options.clock != nil { options.syncObserver?(done.nanoseconds) }
         publishDurable(max(durableTicket, done.batch.lastTicket))
         return Notice(words: 1 << UInt8(Self.eventWord(done.generation)), callbacks: takeCallbacks(upTo: durableTicket))
     }

@@ -28,6 +28,9 @@ public struct WALOptions: Sendable {
     /// A monotonic clock in nanoseconds. When set, the writer measures how long each write +
     /// fdatasync takes (`WALStats.syncNanoseconds`); the WAL never reads a clock otherwise.
     public var clock: (@Sendable () -> UInt64)?
+    /// Told each batch's write + fdatasync time in nanoseconds (with `clock` set), on the
+    /// writer thread with the WAL's lock held: it must only record (a histogram), never block.
+    public var syncObserver: (@Sendable (UInt64) -> Void)?
     /// Where the WAL reports what it repaired on open.
     public var log: @Sendable (String) -> Void = { line in print("keel-wal: " + line) }
 
