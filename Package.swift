@@ -115,7 +115,7 @@ let package = Package(
         .testTarget(
             name: "KeelAPITests",
             dependencies: [
-                "KeelAPI", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                "KeelAPI", "KeelTestSupport", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -80,6 +80,30 @@ public final class GRPCServer: Sendable {
                     GRPCServerStreamHandler(methods: methods, messageBytesMax: configuration.messageBytesMax))
             }
         }
+        try channel.pipeline.syncOperations.addHandler(ConnectionErrorCloser())
+    }
+}
+
+/// Ends an HTTP/2 connection that NIOHTTP2 gave up on. It answers a flood (too many PINGs,
+/// SETTINGS, resets, empty frames per second), frames it cannot parse or a bad preface with
+/// GOAWAY, then leaves the socket open; the client that misbehaved gets it closed too, after
+/// the GOAWAY is written. Stream errors (which NIOHTTP2 reports here as well, with a
+/// RST_STREAM sent) leave the connection alone.
+private final class ConnectionErrorCloser: ChannelInboundHandler {
+    typealias InboundIn = HTTP2Frame
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        switch error {
+        case is NIOHTTP2Errors.ExcessiveControlFrames, is NIOHTTP2Errors.ExcessiveRSTFrames,
+            is NIOHTTP2Errors.ExcessiveEmptyDataFrames, is NIOHTTP2Errors.ExcessiveNumberOfGlitches,
+            is NIOHTTP2Errors.ExcessiveContinuationFrames, is NIOHTTP2Errors.ExcessiveStreamErrors,
+            is NIOHTTP2Errors.ExcessiveOutboundFrameBuffering, is NIOHTTP2Errors.ExcessivelyLargeHeaderBlock,
+            is NIOHTTP2Errors.BadClientMagic, is NIOHTTP2Errors.UnableToParseFrame:
+            context.channel.flush()
+            context.close(promise: nil)
+        default:
+            context.fireErrorCaught(error)
+        }
     }
 }
 

@@ -44,6 +44,12 @@ final class HTTP1ServerHandler: ChannelInboundHandler {
         }
     }
 
+    /// A request NIOHTTP1 could not parse: its error handler has answered 400 (with
+    /// "Connection: close"); the connection ends here, as the answer promised.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
     private func respond(to request: HTTP1Request, context: ChannelHandlerContext) {
         let promise = context.eventLoop.makePromise(of: HTTP1Response.self)
         let keepAlive = request.head.isKeepAlive

@@ -1,5 +1,6 @@
 import FoundationEssentials
 import KeelAPI
+import KeelTestSupport
 import Testing
 
 /// Real clients on the client port: Debian's etcdctl 3.4 (grpc-go) over HTTP/2 and curl over
