@@ -27,6 +27,7 @@ let package = Package(
         .library(name: "KeelRaftSimulation", targets: ["KeelRaftSimulation"]),
         .library(name: "KeelAPI", targets: ["KeelAPI"]),
         .library(name: "KeelServer", targets: ["KeelServer"]),
+        .executable(name: "keel", targets: ["KeelMain"]),
         .executable(name: "keel-raft-sim", targets: ["KeelRaftSimRunner"]),
         .executable(name: "keel-bench", targets: ["KeelBench"]),
     ],
@@ -93,6 +94,7 @@ let package = Package(
                 .product(name: "NIOHPACK", package: "swift-nio-http2"),
             ]
         ),
+        .executableTarget(name: "KeelMain", dependencies: ["KeelServer", jemalloc]),
         .executableTarget(
             name: "KeelRaftSimRunner",
             dependencies: ["KeelRaftSimulation", .product(name: "ArgumentParser", package: "swift-argument-parser")]
@@ -131,6 +133,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
             ]
         ),
     ],

@@ -23,3 +23,25 @@ import Testing
         bytes.map { String($0 >> 4, radix: 16) + String($0 & 15, radix: 16) }.joined()
     }
 }
+
+@Suite struct SHA256Tests {
+    @Test func knownAnswersWholeAndInPieces() {
+        func hex(_ bytes: [UInt8]) -> String { bytes.map { String($0 >> 4, radix: 16) + String($0 & 15, radix: 16) }.joined() }
+        var empty = SHA256()
+        #expect(hex(empty.finish()) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        var abc = SHA256()
+        abc.update(Array("abc".utf8))
+        #expect(hex(abc.finish()) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        // A million 'a's fed in uneven pieces: block boundaries fall inside updates.
+        var million = SHA256()
+        var fed = 0
+        var piece = 1
+        while fed < 1_000_000 {
+            let count = min(piece, 1_000_000 - fed)
+            million.update([UInt8](repeating: 0x61, count: count))
+            fed += count
+            piece = piece * 3 % 1001 + 1
+        }
+        #expect(hex(million.finish()) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+}

@@ -103,7 +103,7 @@ struct MetricsRegistryTests {
             ("etcd_server_proposals_applied_total", "gauge"), ("etcd_server_proposals_pending", "gauge"),
             ("etcd_server_proposals_failed_total", "counter"), ("etcd_server_slow_apply_total", "counter"),
             ("etcd_mvcc_db_total_size_in_bytes", "gauge"), ("etcd_mvcc_db_total_size_in_use_in_bytes", "gauge"),
-            ("etcd_server_quota_backend_bytes", "gauge"), ("etcd_debugging_mvcc_keys_total", "gauge"),
+            ("etcd_server_quota_backend_bytes", "gauge"),
             ("etcd_mvcc_put_total", "counter"), ("etcd_mvcc_delete_total", "counter"), ("etcd_mvcc_range_total", "counter"),
             ("etcd_mvcc_txn_total", "counter"), ("etcd_server_id", "gauge"), ("etcd_server_version", "gauge"),
             ("etcd_cluster_version", "gauge"), ("grpc_server_started_total", "counter"),

@@ -29,8 +29,6 @@ public struct EtcdMetrics: Sendable {
     public let dbTotalSizeBytes: ScrapedValue
     /// etcd_mvcc_db_total_size_in_use_in_bytes, read at scrape time.
     public let dbTotalSizeInUseBytes: ScrapedValue
-    /// etcd_debugging_mvcc_keys_total.
-    public let keys: Gauge
     public let puts: Counter
     public let deletes: Counter
     public let ranges: Counter
@@ -83,7 +81,6 @@ public struct EtcdMetrics: Sendable {
             help: "Total size of the underlying database physically allocated in bytes.")
         dbTotalSizeInUseBytes = registry.gaugeFunction(
             "etcd_mvcc_db_total_size_in_use_in_bytes", help: "Total size of the underlying database logically in use in bytes.")
-        keys = registry.gauge("etcd_debugging_mvcc_keys_total", help: "Total number of keys.")
         puts = registry.counter("etcd_mvcc_put_total", help: "Total number of puts seen by this member.")
         deletes = registry.counter("etcd_mvcc_delete_total", help: "Total number of deletes seen by this member.")
         ranges = registry.counter("etcd_mvcc_range_total", help: "Total number of ranges seen by this member.")

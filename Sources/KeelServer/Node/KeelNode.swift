@@ -1,0 +1,249 @@
+import KeelAPI
+import KeelIO
+import KeelMVCC
+import KeelRaft
+import KeelStorage
+import KeelWAL
+import NIOCore
+import Synchronization
+
+/// One Keel member: the B+tree key space, the raft log in the WAL, the raft loop and the apply
+/// loop, and the ways the client services reach them.
+///
+/// A write is proposed with `propose`: it gets a request id and a waiter, goes to the raft
+/// loop as an encoded `Proposal`, and is answered by the apply loop once applied (or fails
+/// with "request timed out" after `requestTimeout`). A linearizable read waits for a read
+/// index with `readIndex`, then reads the published key space on its own thread.
+public final class KeelNode: Sendable {
+    public let name: String
+    public let memberID: UInt64
+    public let clusterID: UInt64
+    let options: NodeOptions
+    let database: Database
+    let keySpace: KeySpace
+    let membership: Mutex<ClusterMembership>
+    let raft: RaftLoop
+    let apply: ApplyLoop
+    let proposals: Waiters<AppliedOutcome>
+    let reads: Waiters<ReadIndexOutcome>
+    let requestIDs: RequestIDGenerator
+    let wal: WAL
+    let alarms: AlarmTable
+    let logger: ServerLogger
+    let stopped = Atomic<Bool>(false)
+    /// Proposals that raft refused, that timed out, or that the node dropped on stopping
+    /// (etcd_server_proposals_failed_total).
+    let failedProposals = Atomic<UInt64>(0)
+
+    private init(options: NodeOptions, database: Database, keySpace: KeySpace, membership: ClusterMembership,
+                 memberID: UInt64, raft: RaftLoop, apply: ApplyLoop, proposals: Waiters<AppliedOutcome>,
+                 reads: Waiters<ReadIndexOutcome>, wal: WAL, alarms: AlarmTable, logger: ServerLogger) {
+        self.wal = wal
+        self.alarms = alarms
+        self.name = options.name
+        self.options = options
+        self.database = database
+        self.keySpace = keySpace
+        self.membership = Mutex(membership)
+        self.memberID = memberID
+        self.clusterID = membership.clusterID
+        self.raft = raft
+        self.apply = apply
+        self.proposals = proposals
+        self.reads = reads
+        self.requestIDs = RequestIDGenerator(memberID: memberID, unixMilliseconds: options.unixMilliseconds)
+        self.logger = logger
+    }
+
+    /// Opens (or creates) the member's data and starts its loops. A new one-member cluster
+    /// elects itself at once.
+    public static func start(_ options: NodeOptions, logger: ServerLogger,
+                             observers: NodeObservers = NodeObservers()) throws(NodeStartError) -> KeelNode {
+        do {
+            try Syscalls.makeDirectory(options.dataDirectory)
+            try Syscalls.makeDirectory(options.dataDirectory + "/member")
+            try Syscalls.makeDirectory(options.snapDirectory)
+        } catch {
+            throw .configuration("cannot create the data directory \(options.dataDirectory): \(error)")
+        }
+        let database: Database
+        let keySpace: KeySpace
+        do throws(StorageError) {
+            var storage = StorageOptions()
+            storage.backend = options.walIO
+            database = try Database.open(path: options.backendPath, options: storage)
+            let electionNanoseconds = Int64(options.electionMilliseconds) * 1_000_000
+            var keySpaceOptions = KeySpaceOptions(
+                lessor: LessorConfig(minTTLSeconds: LessorConfig.minTTLSeconds(electionTimeoutNanoseconds: electionNanoseconds)))
+            if let observer = observers.backendCommit {
+                keySpaceOptions.store.clock = { MonotonicClock.nanoseconds() }
+                keySpaceOptions.store.commitObserver = observer
+            }
+            keySpace = try KeySpace(database: database, options: keySpaceOptions)
+        } catch {
+            throw .storage(error)
+        }
+        let membership: ClusterMembership
+        if let stored = try ClusterMembership.load(from: database) {
+            membership = stored
+        } else {
+            membership = try ClusterMembership.bootstrap(options)
+            do throws(StorageError) { try membership.save(in: keySpace.store) } catch { throw .storage(error) }
+        }
+        guard let me = membership.member(named: options.name) else {
+            throw .configuration("member \"\(options.name)\" is not in the cluster this data directory belongs to")
+        }
+        return try assemble(options, database: database, keySpace: keySpace, membership: membership, memberID: me.id,
+                            logger: logger, observers: observers)
+    }
+
+    private static func assemble(_ options: NodeOptions, database: Database, keySpace: KeySpace, membership: ClusterMembership,
+                                 memberID: UInt64, logger: ServerLogger, observers: NodeObservers) throws(NodeStartError) -> KeelNode {
+        let voters = membership.members.filter { !$0.isLearner }.map { NodeID($0.id) }
+        let learners = membership.members.filter(\.isLearner).map { NodeID($0.id) }
+        var walOptions = WALOptions()
+        walOptions.backend = options.walIO
+        walOptions.log = { line in logger.warn("wal: " + line) }
+        if let observer = observers.walSync {
+            walOptions.clock = { MonotonicClock.nanoseconds() }
+            walOptions.syncObserver = observer
+        }
+        let log: RaftLogStore
+        do throws(WALError) {
+            log = try RaftLogStore(directory: options.walPath, options: walOptions, confState: ConfState(voters: voters, learners: learners))
+        } catch {
+            throw .wal("\(error)")
+        }
+        let applied = keySpace.store.consistentIndex.index
+        let hard = log.memory.hardState
+        guard applied <= max(hard.commit.rawValue, log.snapshotIndex.rawValue) else {
+            throw .wal("the backend has applied entry \(applied) but the WAL commits only through \(hard.commit); was the WAL removed?")
+        }
+        var config = KeelRaft.Config(id: NodeID(memberID))
+        config.heartbeatIntervalTicks = 1
+        config.electionTimeoutTicks = Int(max(options.electionMilliseconds / max(options.heartbeatMilliseconds, 1), 2))
+        config.applied = KeelRaft.LogIndex(max(applied, log.snapshotIndex.rawValue))
+        config.randomSeed = memberID ^ options.unixMilliseconds
+        let proposals = Waiters<AppliedOutcome>()
+        let reads = Waiters<ReadIndexOutcome>()
+        let fatal: @Sendable (String) -> Void = { message in logger.fatal(message) }
+        let alarms = AlarmTable(database: database)
+        let applier = ProposalApplier(keySpace: keySpace, waiters: proposals, alarms: alarms)
+        let apply = ApplyLoop(keySpace: keySpace, wal: log.wal, applier: applier, readWaiters: reads,
+                              snapshotIndex: log.snapshotIndex.rawValue, snapshotCount: options.snapshotCount, fatal: fatal)
+        let raft = RaftLoop(
+            node: RawNode(config: config, storage: log.memory), log: log,
+            tickNanoseconds: options.heartbeatMilliseconds * 1_000_000, apply: apply,
+            snapshotKeepEntries: options.snapshotCatchUpEntries,
+            refused: { ids, isRead in
+                if isRead {
+                    for id in ids { reads.complete(id, with: .refused) }
+                } else {
+                    for id in ids { proposals.complete(id, with: .failed(.noLeader)) }
+                }
+            },
+            fatal: fatal,
+            onEvent: { message, fields in logger.log(.info, message, fields.map { LogField.string($0.0, $0.1) }, caller: "raft") })
+        apply.snapshotTaken = { [raft] index, term in raft.mailbox.post(.snapshotTaken(index: index, term: term)) }
+        let node = KeelNode(options: options, database: database, keySpace: keySpace, membership: membership, memberID: memberID,
+                            raft: raft, apply: apply, proposals: proposals, reads: reads, wal: log.wal, alarms: alarms,
+                            logger: logger)
+        apply.start()
+        raft.start(campaign: voters == [NodeID(memberID)])
+        return node
+    }
+
+    // MARK: Requests
+
+    /// Proposes `request` and completes with its applied outcome, or fails it with etcd's
+    /// error: request too large, no leader, request timed out, server stopped.
+    func propose(_ request: ProposalRequest, on eventLoop: any EventLoop) -> EventLoopFuture<AppliedOutcome> {
+        let promise = eventLoop.makePromise(of: AppliedOutcome.self)
+        guard !stopped.load(ordering: .relaxed) else {
+            promise.succeed(.failed(.stopped))
+            return promise.futureResult
+        }
+        let id = requestIDs.make()
+        let data = Proposal(id: id, request: request).encoded()
+        guard data.count <= options.limits.maxRequestBytes else {
+            promise.succeed(.failed(.requestTooLarge))
+            return promise.futureResult
+        }
+        proposals.register(id) { [self] outcome in
+            if case .failed(let error) = outcome, [.timeout, .noLeader, .stopped].contains(error) {
+                failedProposals.add(1, ordering: .relaxed)
+            }
+            promise.succeed(outcome)
+        }
+        let timeout = eventLoop.scheduleTask(in: .nanoseconds(Int64(options.requestTimeoutNanoseconds))) { [proposals] in
+            proposals.complete(id, with: .failed(.timeout))
+        }
+        promise.futureResult.whenComplete { _ in timeout.cancel() }
+        if !raft.mailbox.post(.propose(data: data, id: id)) { proposals.complete(id, with: .failed(.stopped)) }
+        return promise.futureResult
+    }
+
+    /// Waits until this member has applied everything committed when the read arrived, as
+    /// confirmed by the leader (ReadIndex), so a read served afterwards is linearizable.
+    func readIndex(on eventLoop: any EventLoop) -> EventLoopFuture<ReadIndexOutcome> {
+        let promise = eventLoop.makePromise(of: ReadIndexOutcome.self)
+        let id = requestIDs.make()
+        reads.register(id) { outcome in promise.succeed(outcome) }
+        let timeout = eventLoop.scheduleTask(in: .nanoseconds(Int64(options.requestTimeoutNanoseconds))) { [reads] in
+            reads.complete(id, with: .refused)
+        }
+        promise.futureResult.whenComplete { _ in timeout.cancel() }
+        if !raft.mailbox.post(.readIndex(id: id)) { reads.complete(id, with: .refused) }
+        return promise.futureResult
+    }
+
+    /// The header every response carries; the revision is the current one unless given.
+    func header(revision: Int64? = nil) -> Etcdserverpb_ResponseHeader {
+        var header = Etcdserverpb_ResponseHeader()
+        header.clusterID = clusterID
+        header.memberID = memberID
+        header.revision = revision ?? keySpace.store.currentRevision
+        header.raftTerm = raft.state.term.load(ordering: .relaxed)
+        return header
+    }
+
+    /// Why a linearizable read got no read index.
+    var readRefusal: EtcdError {
+        if stopped.load(ordering: .relaxed) { return .stopped }
+        return raft.state.leader.load(ordering: .relaxed) == 0 ? .noLeader : .leaderChanged
+    }
+
+    /// etcd's quota check before a write that can grow the database: refused while a NOSPACE
+    /// alarm is raised; a write that would take the backend past --quota-backend-bytes raises
+    /// the alarm (through raft, so every member refuses from then on) and is refused.
+    func quotaRefusal(for request: ProposalRequest, on eventLoop: any EventLoop) -> EtcdError? {
+        guard request.needsSpace else { return nil }
+        if alarms.spaceExceeded { return .noSpace }
+        let used = Int64(database.fileBytes + apply.uncommittedBytes.load(ordering: .relaxed))
+        guard used + request.quotaCost > options.quotaBackendBytes else { return nil }
+        var alarm = Etcdserverpb_AlarmRequest()
+        alarm.action = .activate
+        alarm.memberID = memberID
+        alarm.alarm = .nospace
+        logger.warn("database space exceeded", .int("quota-size-bytes", options.quotaBackendBytes),
+                    .int("backend-size-bytes", database.fileBytes))
+        _ = propose(.alarm(alarm), on: eventLoop)
+        return .noSpace
+    }
+
+    var members: [Etcdserverpb_Member] { membership.withLock { $0.members } }
+
+    // MARK: Stopping
+
+    /// Stops taking requests, lets the loops finish what is queued, commits the B+tree and
+    /// closes the WAL and the database. Waiting requests fail with "server stopped".
+    public func stop() {
+        guard !stopped.exchange(true, ordering: .relaxed) else { return }
+        raft.stop()
+        apply.stop()
+        proposals.completeAll(with: .failed(.stopped))
+        reads.completeAll(with: .refused)
+        _ = wal.close()
+        database.close()
+    }
+}

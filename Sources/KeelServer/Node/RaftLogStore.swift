@@ -1,0 +1,79 @@
+import KeelRaft
+import KeelWAL
+
+/// The member's raft log: entries and hard state made durable in the WAL, and held in a
+/// `MemoryStorage` for raft to read back (the leader sends from it; a restart rebuilds it by
+/// replaying the WAL).
+///
+/// Snapshots: the state machine's snapshot is the B+tree itself, which records the index of
+/// the last entry it holds. Once the B+tree has committed through index `i`, a snapshot marker
+/// for `i` goes into the WAL, the WAL segments wholly before `i` are deleted, and the entries
+/// through `i` (minus a margin) leave memory. A restart starts the log at the newest marker.
+///
+/// Thread: the raft loop, except `wal` (appends wait on any thread).
+final class RaftLogStore {
+    let wal: WAL
+    let memory: MemoryStorage
+    /// The newest snapshot marker made durable (from replay, or `recordSnapshot`).
+    private(set) var snapshotIndex: KeelRaft.LogIndex
+
+    /// Replays the WAL in `directory` (creating it for a new member) into memory, starting
+    /// from its newest snapshot marker; `confState` is the membership to start raft with.
+    init(directory: String, options: WALOptions, confState: ConfState) throws(WALError) {
+        let (wal, replay) = try WAL.open(directory: directory, options: options)
+        self.wal = wal
+        memory = MemoryStorage(confState: confState)
+        let marker = replay.snapshot.map { KeelRaft.LogIndex($0.index.rawValue) } ?? .zero
+        snapshotIndex = marker
+        if let snapshot = replay.snapshot, snapshot.index.rawValue > 0 {
+            memory.apply(snapshot: Snapshot(metadata: SnapshotMetadata(
+                index: marker, term: KeelRaft.Term(snapshot.term.rawValue), confState: confState)))
+        }
+        let entries = replay.entries.lazy.filter { $0.index.rawValue > marker.rawValue }.map(Self.raftEntry)
+        memory.append(Array(entries))
+        if let state = replay.hardState {
+            memory.setHardState(HardState(term: KeelRaft.Term(state.term.rawValue), vote: NodeID(state.vote.rawValue),
+                                          commit: KeelRaft.LogIndex(state.commit.rawValue)))
+        }
+    }
+
+    /// Makes `ready`'s entries and hard state part of the log: in memory now, durable when the
+    /// returned ticket is (nil: nothing to write). The caller applies `ready`'s committed
+    /// entries only once that ticket is durable.
+    func persist(_ ready: Ready) throws(WALError) -> WAL.Ticket? {
+        precondition(ready.snapshot == nil, "a member of a one-member cluster never receives a snapshot")
+        guard !ready.entries.isEmpty || ready.hardState != nil else { return nil }
+        memory.append(ready.entries)
+        var records: [WALRecord] = []
+        records.reserveCapacity(ready.entries.count + 1)
+        for entry in ready.entries { records.append(.entry(Self.walEntry(entry))) }
+        if let state = ready.hardState {
+            memory.setHardState(state)
+            records.append(.hardState(KeelWAL.HardState(term: KeelWAL.Term(state.term.rawValue), vote: MemberID(state.vote.rawValue),
+                                                        commit: KeelWAL.LogIndex(state.commit.rawValue))))
+        }
+        return try wal.append(records)
+    }
+
+    /// Records that the B+tree durably holds everything through `index` (of term `term`):
+    /// writes the marker, deletes WAL segments before it, and drops the entries through
+    /// `index - keepEntries` from memory. Returns the segment files deleted.
+    func recordSnapshot(index: KeelRaft.LogIndex, term: KeelRaft.Term, keepEntries: UInt64) throws(WALError) -> [String] {
+        guard index > snapshotIndex else { return [] }
+        try wal.appendAndWait([.snapshot(SnapshotMarker(index: KeelWAL.LogIndex(index.rawValue), term: KeelWAL.Term(term.rawValue)))])
+        snapshotIndex = index
+        let released = try wal.release(before: KeelWAL.LogIndex(index.rawValue))
+        if index.rawValue > keepEntries { memory.compact(through: KeelRaft.LogIndex(index.rawValue - keepEntries)) }
+        return released
+    }
+
+    static func walEntry(_ entry: Entry) -> WALEntry {
+        WALEntry(term: KeelWAL.Term(entry.term.rawValue), index: KeelWAL.LogIndex(entry.index.rawValue),
+                 kind: entry.kind == .normal ? .normal : .configurationChange, data: entry.data)
+    }
+
+    static func raftEntry(_ entry: WALEntry) -> Entry {
+        Entry(term: KeelRaft.Term(entry.term.rawValue), index: KeelRaft.LogIndex(entry.index.rawValue),
+              kind: entry.kind == .normal ? .normal : .confChange, data: entry.data)
+    }
+}

@@ -1,0 +1,100 @@
+import KeelAPI
+import KeelIO
+import NIOCore
+import NIOPosix
+
+/// A running `keel`: the node, its client listeners (gRPC and the HTTP gateway on each
+/// --listen-client-urls address), the metrics, and the threads they run on.
+public final class ServerHost: Sendable {
+    public let node: KeelNode
+    public let metrics: EtcdMetrics
+    let group: MultiThreadedEventLoopGroup
+    let pool: NIOThreadPool
+    let listeners: [GRPCServer]
+    let sampler: RepeatedTask
+
+    private init(node: KeelNode, metrics: EtcdMetrics, group: MultiThreadedEventLoopGroup, pool: NIOThreadPool,
+                 listeners: [GRPCServer], sampler: RepeatedTask) {
+        self.node = node
+        self.metrics = metrics
+        self.group = group
+        self.pool = pool
+        self.listeners = listeners
+        self.sampler = sampler
+    }
+
+    /// The TCP ports the client listeners bound (port 0 in a URL picks a free one).
+    public var clientPorts: [Int] { listeners.map(\.port) }
+
+    /// Starts the member, waits until it can serve (a leader is known and what it committed
+    /// at its election is applied), then opens the client listeners, logging etcd's messages.
+    public static func start(_ configuration: ServerConfiguration, logger: ServerLogger) throws -> ServerHost {
+        logger.log(configuration.notices)
+        let metrics = EtcdMetrics()
+        var observers = NodeObservers()
+        observers.walSync = { [histogram = metrics.walFsyncDuration] nanoseconds in histogram.observe(Double(nanoseconds) / 1e9) }
+        observers.backendCommit = { [histogram = metrics.backendCommitDuration] nanoseconds in
+            histogram.observe(Double(nanoseconds) / 1e9)
+        }
+        let node = try KeelNode.start(NodeOptions(configuration), logger: logger, observers: observers)
+        logger.info("starting Keel member", .string("name", node.name), .string("local-member-id", hex(node.memberID)),
+                    .string("cluster-id", hex(node.clusterID)), .string("data-dir", configuration.dataDirectory),
+                    .string("wal-io", configuration.walIO.rawValue))
+        node.waitUntilServing()
+        logger.info("published local member to cluster through raft", .string("local-member-id", hex(node.memberID)),
+                    .string("cluster-id", hex(node.clusterID)))
+        logger.info("enabled capabilities for version", .string("cluster-version", "3.5"))
+        metrics.serverID.labels(hex(node.memberID)).set(1)
+        metrics.serverVersion.labels(KeelVersion.etcdServer).set(1)
+        metrics.setClusterVersion(KeelVersion.etcdCluster, previous: nil)
+        metrics.quotaBackendBytes.set(Double(node.options.quotaBackendBytes))
+        metrics.dbTotalSizeBytes.bind { Double(node.database.fileBytes) }
+        metrics.dbTotalSizeInUseBytes.bind { Double(node.database.stats.inUseBytes) }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(System.coreCount, 2))
+        let pool = NIOThreadPool(numberOfThreads: 2)
+        pool.start()
+        let routes = node.routes(pool: pool, metrics: metrics)
+        let gateway = GatewayResponder(
+            routes: routes, metrics: metrics, serverVersion: KeelVersion.etcdServer,
+            clusterVersion: { KeelVersion.etcdCluster },
+            health: { query, eventLoop in node.health(query, on: eventLoop) })
+        var listeners: [GRPCServer] = []
+        do {
+            for address in configuration.clientListenAddresses {
+                guard case .tcp(let host, let port) = address else {
+                    throw NodeStartError.configuration("unix socket client URLs are not supported by Keel yet")
+                }
+                var grpc = GRPCConnectionConfiguration()
+                // etcd lets gRPC take --max-request-bytes plus 512 KiB of framing.
+                grpc.messageBytesMax = Int(configuration.maxRequestBytes) + 512 * 1024
+                listeners.append(try GRPCServer.start(host: host, port: port, group: group, methods: routes.grpcMethods,
+                                                      http1: gateway, configuration: grpc).wait())
+                logger.info("ready to serve client requests")
+                logger.info("serving client traffic insecurely; this is strongly discouraged!",
+                            .string("address", "\(host):\(listeners.last!.port)"))
+            }
+        } catch {
+            for listener in listeners { try? listener.close().wait() }
+            node.stop()
+            try? pool.syncShutdownGracefully()
+            try? group.syncShutdownGracefully()
+            throw error
+        }
+        let sampler = group.next().scheduleRepeatedTask(initialDelay: .zero, delay: .milliseconds(500)) { _ in
+            node.sample(into: metrics)
+        }
+        return ServerHost(node: node, metrics: metrics, group: group, pool: pool, listeners: listeners, sampler: sampler)
+    }
+
+    /// Closes the listeners (calls in flight end as UNAVAILABLE), stops the node (it commits
+    /// what it applied) and the threads.
+    public func stop() {
+        sampler.cancel()
+        for listener in listeners { try? listener.close().wait() }
+        node.stop()
+        try? pool.syncShutdownGracefully()
+        try? group.syncShutdownGracefully()
+    }
+}
+
+func hex(_ id: UInt64) -> String { String(id, radix: 16) }

@@ -1,0 +1,92 @@
+import KeelAPI
+import KeelMVCC
+import NIOCore
+
+/// etcdserverpb.KV: Range, Put, DeleteRange, Txn, Compact.
+///
+/// Requests are checked as etcd's gRPC layer checks them before anything is proposed. Writes
+/// go through raft (`KeelNode.propose`); a Range is served from the published key space on
+/// the event loop, after a read index unless it is serializable.
+struct KVService: Sendable {
+    let node: KeelNode
+    let metrics: EtcdMetrics
+
+    func register(in routes: inout ServiceRoutes) {
+        routes.unary(EtcdMethod.named("/etcdserverpb.KV/Range")) { (request: Etcdserverpb_RangeRequest, context, promise: EventLoopPromise<Etcdserverpb_RangeResponse>) in
+            range(request, context, promise)
+        }
+        routes.unary(EtcdMethod.named("/etcdserverpb.KV/Put")) { (request: Etcdserverpb_PutRequest, context, promise: EventLoopPromise<Etcdserverpb_PutResponse>) in
+            if let status = KVRequestValidation.check(request) { return promise.fail(status) }
+            write(.put(request), context, promise) { outcome, header in
+                guard case .put(let response) = outcome else { return nil }
+                metrics.puts.increment()
+                return Etcdserverpb_PutResponse(response, header: header)
+            }
+        }
+        routes.unary(EtcdMethod.named("/etcdserverpb.KV/DeleteRange")) { (request: Etcdserverpb_DeleteRangeRequest, context, promise: EventLoopPromise<Etcdserverpb_DeleteRangeResponse>) in
+            if let status = KVRequestValidation.check(request) { return promise.fail(status) }
+            write(.deleteRange(request), context, promise) { outcome, header in
+                guard case .deleteRange(let response) = outcome else { return nil }
+                metrics.deletes.increment()
+                return Etcdserverpb_DeleteRangeResponse(response, header: header)
+            }
+        }
+        routes.unary(EtcdMethod.named("/etcdserverpb.KV/Txn")) { (request: Etcdserverpb_TxnRequest, context, promise: EventLoopPromise<Etcdserverpb_TxnResponse>) in
+            if let status = KVRequestValidation.check(request, limits: node.options.limits) { return promise.fail(status) }
+            write(.txn(request), context, promise) { outcome, header in
+                guard case .txn(let response) = outcome else { return nil }
+                metrics.txns.increment()
+                return Etcdserverpb_TxnResponse(response, header: header)
+            }
+        }
+        routes.unary(EtcdMethod.named("/etcdserverpb.KV/Compact")) { (request: Etcdserverpb_CompactionRequest, context, promise: EventLoopPromise<Etcdserverpb_CompactionResponse>) in
+            write(.compact(request), context, promise) { outcome, header in
+                guard case .compact(let response) = outcome else { return nil }
+                return Etcdserverpb_CompactionResponse(response, header: header)
+            }
+        }
+    }
+
+    private func range(_ request: Etcdserverpb_RangeRequest, _ context: RequestContext,
+                       _ promise: EventLoopPromise<Etcdserverpb_RangeResponse>) {
+        if let status = KVRequestValidation.check(request) { return promise.fail(status) }
+        let serve: @Sendable () -> Void = {
+            switch node.keySpace.store.range(RangeRequest(request)) {
+            case .success(let response):
+                metrics.ranges.increment()
+                promise.succeed(Etcdserverpb_RangeResponse(response, header: node.header()))
+            case .failure(let refusal): promise.fail(EtcdError(refusal).status)
+            }
+        }
+        if request.serializable { return serve() }
+        node.readIndex(on: context.eventLoop).whenSuccess { outcome in
+            switch outcome {
+            case .applied: serve()
+            case .refused: promise.fail(node.readRefusal.status)
+            }
+        }
+    }
+
+    /// Proposes `request` and answers with `respond`'s conversion of what applying it did.
+    private func write<Response: Sendable>(
+        _ request: ProposalRequest, _ context: RequestContext, _ promise: EventLoopPromise<Response>,
+        respond: @escaping @Sendable (AppliedOutcome, Etcdserverpb_ResponseHeader) -> Response?
+    ) {
+        if let refusal = node.quotaRefusal(for: request, on: context.eventLoop) { return promise.fail(refusal.status) }
+        node.propose(request, on: context.eventLoop).whenSuccess { outcome in
+            if case .failed(let error) = outcome { return promise.fail(error.status) }
+            guard let response = respond(outcome, node.header()) else {
+                preconditionFailure("a \(Response.self) request was applied as \(outcome)")
+            }
+            promise.succeed(response)
+        }
+    }
+}
+
+extension EtcdMethod {
+    /// The method at gRPC `path`; the path must be one of etcd's.
+    static func named(_ path: String) -> EtcdMethod {
+        guard let method = all.first(where: { $0.path == path }) else { preconditionFailure("no etcd method \(path)") }
+        return method
+    }
+}

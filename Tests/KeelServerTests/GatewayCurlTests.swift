@@ -1,0 +1,51 @@
+import Foundation
+import KeelTestSupport
+import Testing
+
+/// curl against the JSON gateway on the client port, as etcd documents it.
+@Suite struct GatewayCurlTests {
+    @Test func putRangeTxnHealthMetrics() throws {
+        let keel = try KeelProcess()
+        // "foo" = Zm9v, "bar" = YmFy, "baz" = YmF6
+        let put = try object(keel.curl("/v3/kv/put", body: #"{"key":"Zm9v","value":"YmFy"}"#))
+        let putHeader = try #require(put["header"] as? [String: Any])
+        #expect(putHeader["revision"] as? String == "2" || putHeader["revision"] as? String != nil)
+        let range = try object(keel.curl("/v3/kv/range", body: #"{"key":"Zm9v"}"#))
+        let kvs = try #require(range["kvs"] as? [[String: Any]])
+        #expect(kvs.first?["key"] as? String == "Zm9v" && kvs.first?["value"] as? String == "YmFy")
+        #expect(range["count"] as? String == "1")
+
+        let txn = try object(keel.curl("/v3/kv/txn", body: #"""
+            {"compare":[{"target":"VALUE","key":"Zm9v","value":"YmFy"}],
+             "success":[{"request_put":{"key":"Zm9v","value":"YmF6"}}]}
+            """#))
+        #expect(txn["succeeded"] as? Bool == true)
+        #expect(keel.etcdctl(["get", "foo", "--print-value-only"]).output == "baz\n")
+        // The deprecated v3beta prefix serves the same routes.
+        let beta = try object(keel.curl("/v3beta/kv/range", body: #"{"key":"Zm9v"}"#))
+        #expect((beta["kvs"] as? [[String: Any]])?.count == 1)
+
+        let error = try object(keel.curl("/v3/kv/put", body: #"{"value":"YmFy"}"#))
+        #expect(error["message"] as? String == "etcdserver: key is not provided" && error["code"] as? Int == 3)
+
+        let health = try object(keel.curl("/health"))
+        #expect(health["health"] as? String == "true")
+
+        let metrics = keel.curl("/metrics").output
+        var names = Set<String>()
+        for line in metrics.split(separator: "\n") where !line.hasPrefix("#") {
+            let parts = line.split(separator: " ")
+            #expect(parts.count == 2 && Double(parts[1]) != nil, "bad exposition line: \(line)")
+            names.insert(String(parts[0].prefix { $0 != "{" }))
+        }
+        for name in ["etcd_server_has_leader", "etcd_mvcc_db_total_size_in_bytes", "etcd_server_proposals_committed_total",
+                     "etcd_disk_wal_fsync_duration_seconds_bucket", "grpc_server_handled_total"] {
+            #expect(names.contains(name), "/metrics lacks \(name)")
+        }
+    }
+
+    private func object(_ outcome: Subprocess.Outcome) throws -> [String: Any] {
+        let parsed = try JSONSerialization.jsonObject(with: Data(outcome.output.utf8))
+        return try #require(parsed as? [String: Any], "\(outcome.output)")
+    }
+}

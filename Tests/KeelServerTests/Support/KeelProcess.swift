@@ -1,0 +1,102 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import KeelTestSupport
+
+/// A real `keel` process on free loopback ports, with its data in a temporary directory, for
+/// tests that drive it with the real etcdctl and curl.
+final class KeelProcess: @unchecked Sendable {
+    static let etcdctlPath = "/usr/bin/etcdctl"
+    static let curlPath = "/usr/bin/curl"
+
+    let directory: TemporaryDirectory
+    let clientPort: Int
+    let peerPort: Int
+    let extraArguments: [String]
+    private(set) var process: BackgroundProcess?
+
+    var endpoint: String { "127.0.0.1:\(clientPort)" }
+    var dataDirectory: String { directory.path + "/data" }
+
+    /// Starts a member and waits until it logs that it serves clients (at most 60 s).
+    init(_ extraArguments: [String] = []) throws {
+        directory = TemporaryDirectory("keel-server")
+        clientPort = freeLoopbackPort()
+        peerPort = freeLoopbackPort()
+        self.extraArguments = extraArguments
+        try start()
+    }
+
+    /// The built `keel` next to the test bundle (swift build puts every product there).
+    static var binaryPath: String {
+        var path = CommandLine.arguments[0]
+        while !path.isEmpty {
+            path = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
+            let candidate = path + "/keel"
+            if access(candidate, X_OK) == 0 { return candidate }
+            if path.hasSuffix(".build") { break }
+        }
+        preconditionFailure("no keel binary found near \(CommandLine.arguments[0]); build with swift build first")
+    }
+
+    var arguments: [String] {
+        let peer = "http://127.0.0.1:\(peerPort)"
+        return ["--name", "test", "--data-dir", dataDirectory,
+                "--listen-client-urls", "http://\(endpoint)", "--advertise-client-urls", "http://\(endpoint)",
+                "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+                "--initial-cluster", "test=\(peer)"] + extraArguments
+    }
+
+    /// Starts (or restarts) the process on the same data and ports.
+    func start() throws {
+        let log = directory.path + "/keel.log"
+        let started = BackgroundProcess(Self.binaryPath, arguments, environment: ["PATH=/usr/bin:/bin"], logPath: log)
+        process = started
+        let alreadyLogged = started.log.components(separatedBy: "ready to serve client requests").count - 1
+        for _ in 0..<6000 {
+            if started.log.components(separatedBy: "ready to serve client requests").count - 1 > alreadyLogged { return }
+            if started.hasExited { throw KeelProcessError.exited(started.log) }
+            usleep(10_000)
+        }
+        throw KeelProcessError.notReady(started.log)
+    }
+
+    /// SIGKILL: a crash, nothing flushed.
+    func kill() { process?.stop(signal: SIGKILL) }
+
+    /// SIGTERM; returns the exit status.
+    @discardableResult
+    func stop() -> Int32 { process?.stop(signal: SIGTERM) ?? 0 }
+
+    var log: String { process?.log ?? "" }
+
+    /// Runs etcdctl (API v3) against this member.
+    func etcdctl(_ arguments: [String], input: String? = nil) -> Subprocess.Outcome {
+        Subprocess.run(Self.etcdctlPath, ["--endpoints=\(endpoint)", "--command-timeout=10s"] + arguments,
+                       environment: ["ETCDCTL_API=3", "PATH=/usr/bin:/bin"], input: input)
+    }
+
+    /// Runs curl against the client port; `path` starts with "/".
+    func curl(_ path: String, body: String? = nil) -> Subprocess.Outcome {
+        var arguments = ["-s", "-S", "--max-time", "10", "http://\(endpoint)\(path)"]
+        if let body { arguments += ["-X", "POST", "-d", body] }
+        return Subprocess.run(Self.curlPath, arguments, environment: ["PATH=/usr/bin:/bin"])
+    }
+
+    deinit {
+        process?.stop(signal: SIGKILL)
+        directory.remove()
+    }
+}
+
+enum KeelProcessError: Error, CustomStringConvertible {
+    case exited(String)
+    case notReady(String)
+
+    var description: String {
+        switch self {
+        case .exited(let log): "keel exited before serving:\n\(log)"
+        case .notReady(let log): "keel did not become ready:\n\(log)"
+        }
+    }
+}
