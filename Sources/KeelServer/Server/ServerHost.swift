@@ -12,9 +12,11 @@ public final class ServerHost: Sendable {
     let pool: NIOThreadPool
     let listeners: [GRPCServer]
     let sampler: RepeatedTask
+    let compactor: AutoCompactor
 
     private init(node: KeelNode, metrics: EtcdMetrics, group: MultiThreadedEventLoopGroup, pool: NIOThreadPool,
-                 listeners: [GRPCServer], sampler: RepeatedTask) {
+                 listeners: [GRPCServer], sampler: RepeatedTask, compactor: AutoCompactor) {
+        self.compactor = compactor
         self.node = node
         self.metrics = metrics
         self.group = group
@@ -83,13 +85,17 @@ public final class ServerHost: Sendable {
         let sampler = group.next().scheduleRepeatedTask(initialDelay: .zero, delay: .milliseconds(500)) { _ in
             node.sample(into: metrics)
         }
-        return ServerHost(node: node, metrics: metrics, group: group, pool: pool, listeners: listeners, sampler: sampler)
+        let compactor = AutoCompactor(node: node, mode: configuration.autoCompaction)
+        compactor.start(on: group.next())
+        return ServerHost(node: node, metrics: metrics, group: group, pool: pool, listeners: listeners, sampler: sampler,
+                          compactor: compactor)
     }
 
     /// Closes the listeners (calls in flight end as UNAVAILABLE), stops the node (it commits
     /// what it applied) and the threads.
     public func stop() {
         sampler.cancel()
+        compactor.stop()
         for listener in listeners { try? listener.close().wait() }
         node.stop()
         try? pool.syncShutdownGracefully()
