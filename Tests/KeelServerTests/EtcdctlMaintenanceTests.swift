@@ -39,6 +39,8 @@ import Testing
 
         let members = keel.etcdctl(["member", "list"])
         #expect(members.output.contains(", started, test, http://127.0.0.1:\(keel.peerPort), http://\(keel.endpoint), false"), "\(members.output)")
+        let move = keel.etcdctl(["move-leader", "1234"])
+        #expect(move.exitStatus != 0 && move.output.contains("etcdserver: bad leader transferee"), "\(move.output)")
         let remove = keel.etcdctl(["member", "remove", "1234"])
         #expect(remove.exitStatus != 0 && remove.output.contains("etcdserver: member not found"), "\(remove.output)")
     }

@@ -14,6 +14,9 @@ import Testing
         let kvs = try #require(range["kvs"] as? [[String: Any]])
         #expect(kvs.first?["key"] as? String == "Zm9v" && kvs.first?["value"] as? String == "YmFy")
         #expect(range["count"] as? String == "1")
+        // count_only (etcdctl 3.4 has no --count-only; the gateway takes the field).
+        let counted = try object(keel.curl("/v3/kv/range", body: #"{"key":"AA==","range_end":"AA==","count_only":true}"#))
+        #expect(counted["count"] as? String == "1" && counted["kvs"] == nil, "\(counted)")
 
         let txn = try object(keel.curl("/v3/kv/txn", body: #"""
             {"compare":[{"target":"VALUE","key":"Zm9v","value":"YmFy"}],
