@@ -13,6 +13,12 @@ public struct GRPCConnectionConfiguration: Sendable, Hashable {
     /// client's rate (one PING per call at ~10k calls/s per connection) and still stops a flood
     /// from turning one connection into unbounded work.
     public var controlFramesPerSecondMax = 10_000
+    /// Inbound RST_STREAM frames a peer may send per second before the connection is closed.
+    ///
+    /// swift-nio-http2 allows 200 per 30 s. A grpc-go client resets a stream for every call it
+    /// cancels or times out, and for every watch it drops, so a busy client can pass that
+    /// honestly; 1,000 a second still stops a rapid-reset flood.
+    public var resetFramesPerSecondMax = 1_000
     /// Largest gRPC message accepted from the peer; bigger ones fail with RESOURCE_EXHAUSTED.
     /// etcd takes --max-request-bytes (1.5 MiB) plus 512 KiB of gRPC overhead: 2 MiB.
     public var messageBytesMax = 2 * 1024 * 1024
@@ -45,6 +51,8 @@ public struct GRPCConnectionConfiguration: Sendable, Hashable {
         stream.targetWindowSize = streamWindowBytes
         stream.outboundBufferSizeHighWatermark = streamOutboundHighWatermarkBytes
         stream.outboundBufferSizeLowWatermark = streamOutboundHighWatermarkBytes / 2
+        stream.streamResetFrameRateLimit.maximumCount = resetFramesPerSecondMax
+        stream.streamResetFrameRateLimit.windowLength = .seconds(1)
         return stream
     }
 }
