@@ -102,9 +102,11 @@ let package = Package(
         .executableTarget(
             name: "KeelBench",
             dependencies: [
-                "KeelIO", "KeelWAL", "KeelStorage", "KeelMVCC", "KeelRaft", "CLMDB", jemalloc,
+                "KeelIO", "KeelWAL", "KeelStorage", "KeelMVCC", "KeelRaft", "KeelAPI", "CLMDB", jemalloc,
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .target(name: "KeelTestSupport", dependencies: ["KeelIO"], path: "Tests/KeelTestSupport"),
