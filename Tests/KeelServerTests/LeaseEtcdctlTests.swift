@@ -51,38 +51,6 @@ import Testing
         #expect(large.exitStatus != 0 && large.output.contains("etcdserver: too large lease TTL"), "\(large.output)")
     }
 
-    @Test func keysVanishWhenTheLeaseExpires() throws {
-        let keel = try KeelProcess()
-        let id = try grant(keel, ttl: 3)
-        #expect(keel.etcdctl(["put", "--lease=\(id)", "short", "lived"]).output == "OK\n")
-        let putAt = MonotonicSeconds.now
-        #expect(keel.etcdctl(["get", "short", "--print-value-only"]).output == "lived\n")
-        // Gone within TTL + 1 s of the put (the lease was granted before it).
-        #expect(waitUntilGone(keel, "short", until: putAt + 3 + 1), "the key outlived its lease")
-        #expect(keel.etcdctl(["lease", "timetolive", id]).output == "lease \(id) already expired\n")
-        #expect(keel.etcdctl(["lease", "list"]).output == "found 0 leases\n")
-    }
-
-    @Test func keepAliveHoldsTheLeaseUntilItStops() throws {
-        let keel = try KeelProcess()
-        let id = try grant(keel, ttl: 3)
-        #expect(keel.etcdctl(["put", "--lease=\(id)", "held", "v"]).output == "OK\n")
-        let keepAlive = BackgroundProcess(
-            KeelProcess.etcdctlPath, ["--endpoints=\(keel.endpoint)", "lease", "keep-alive", id],
-            environment: ["ETCDCTL_API=3", "PATH=/usr/bin:/bin"], logPath: keel.directory.path + "/keepalive.log")
-        // Twice the TTL: without renewals the key would be gone by then.
-        usleep(6_000_000)
-        #expect(keel.etcdctl(["get", "held", "--print-value-only"]).output == "v\n")
-        let ttl = keel.etcdctl(["lease", "timetolive", id]).output
-        #expect(ttl.hasPrefix("lease \(id) granted with TTL(3s)"), "\(ttl)")
-        _ = keepAlive.stop(signal: SIGTERM)
-        let lines = keepAlive.log.split(separator: "\n").filter { $0.hasPrefix("lease ") }
-        // etcd's client renews every third of the TTL: about six renewals in six seconds.
-        #expect(lines.count >= 3 && lines.allSatisfy { $0 == "lease \(id) keepalived with TTL(3)" }, "\(keepAlive.log)")
-        let stoppedAt = MonotonicSeconds.now
-        #expect(waitUntilGone(keel, "held", until: stoppedAt + 3 + 1), "the key outlived its lease after the keepalives stopped")
-    }
-
     @Test func gatewayGrantTimeToLiveLeasesRevoke() throws {
         let keel = try KeelProcess()
         let granted = try object(keel.curl("/v3/lease/grant", body: #"{"TTL":20}"#))
@@ -117,33 +85,9 @@ import Testing
         #expect(gone["message"] as? String == "etcdserver: requested lease not found" && gone["code"] as? Int == 5, "\(gone)")
     }
 
-    @Test(arguments: [SIGTERM, SIGKILL])
-    func aRestartKeepsTheLeaseAndItStillExpires(signal: Int32) throws {
-        let keel = try KeelProcess()
-        let id = try grant(keel, ttl: 4)
-        #expect(keel.etcdctl(["put", "--lease=\(id)", "kept", "v"]).output == "OK\n")
-        if signal == SIGKILL { keel.kill() } else { #expect(keel.stop() == 0) }
-        try keel.start()
-        let restartedAt = MonotonicSeconds.now
-        #expect(keel.etcdctl(["get", "kept", "--print-value-only"]).output == "v\n")
-        let ttl = keel.etcdctl(["lease", "timetolive", id, "--keys"]).output
-        #expect(ttl.hasPrefix("lease \(id) granted with TTL(4s)") && ttl.hasSuffix("attached keys([kept])\n"), "\(ttl)")
-        #expect(keel.etcdctl(["lease", "list"]).output == "found 1 leases\n\(id)\n")
-        // A new leader restarts the countdown from the TTL plus one election timeout (1 s).
-        #expect(waitUntilGone(keel, "kept", until: restartedAt + 4 + 1 + 1), "the key outlived its lease after a restart")
-    }
-
     // MARK: Helpers
 
-    /// Grants a lease with etcdctl and returns its id as etcdctl prints it (16 hex digits).
-    private func grant(_ keel: KeelProcess, ttl: Int) throws -> String {
-        let output = keel.etcdctl(["lease", "grant", String(ttl)]).output
-        let words = output.split(separator: " ")
-        try #require(words.count == 5 && words[0] == "lease" && output.hasSuffix("granted with TTL(\(ttl)s)\n"), "\(output)")
-        let id = String(words[1])
-        try #require(id.count == 16 && Int64(id, radix: 16) != nil, "\(output)")
-        return id
-    }
+    private func grant(_ keel: KeelProcess, ttl: Int) throws -> String { try keel.grantLease(ttl: ttl) }
 
     /// Runs etcdctl (for commands without a timeout of their own) and returns its output once it
     /// exits by itself; fails if it runs for more than 10 s.
@@ -154,15 +98,6 @@ import Testing
         for _ in 0..<100 where !process.hasExited { usleep(100_000) }
         try #require(process.hasExited, "etcdctl \(arguments) did not exit: \(process.log)")
         return process.log
-    }
-
-    /// Polls (every 100 ms, at most until `deadline`) until `key` is gone; whether it went.
-    private func waitUntilGone(_ keel: KeelProcess, _ key: String, until deadline: Double) -> Bool {
-        while true {
-            if keel.etcdctl(["get", key]).output == "" { return true }
-            if MonotonicSeconds.now > deadline { return false }
-            usleep(100_000)
-        }
     }
 
     private func expectHeader(_ response: [String: Any]) throws {
@@ -178,8 +113,30 @@ import Testing
     }
 }
 
+extension KeelProcess {
+    /// Grants a lease with etcdctl and returns its id as etcdctl prints it (16 hex digits).
+    func grantLease(ttl: Int) throws -> String {
+        let output = etcdctl(["lease", "grant", String(ttl)]).output
+        let words = output.split(separator: " ")
+        try #require(words.count == 5 && words[0] == "lease" && output.hasSuffix("granted with TTL(\(ttl)s)\n"), "\(output)")
+        let id = String(words[1])
+        try #require(id.count == 16 && Int64(id, radix: 16) != nil, "\(output)")
+        return id
+    }
+
+    /// Polls (every 100 ms, at most until `deadline` on `MonotonicSeconds`) until `key` is
+    /// gone; whether it went.
+    func waitUntilGone(_ key: String, until deadline: Double) -> Bool {
+        while true {
+            if etcdctl(["get", key]).output == "" { return true }
+            if MonotonicSeconds.now > deadline { return false }
+            usleep(100_000)
+        }
+    }
+}
+
 /// The monotonic clock in seconds, for bounded polls.
-private enum MonotonicSeconds {
+enum MonotonicSeconds {
     static var now: Double {
         var time = timespec()
         clock_gettime(CLOCK_MONOTONIC, &time)
