@@ -124,12 +124,14 @@ extension KeelProcess {
         return id
     }
 
-    /// Polls (every 100 ms, at most until `deadline` on `MonotonicSeconds`) until `key` is
-    /// gone; whether it went.
+    /// Polls (every 100 ms) until `key` is gone; false once a read that started after
+    /// `deadline` (on `MonotonicSeconds`) still found it. A slow etcdctl does not count against
+    /// the key: only a read begun past the deadline does.
     func waitUntilGone(_ key: String, until deadline: Double) -> Bool {
         while true {
+            let started = MonotonicSeconds.now
             if etcdctl(["get", key]).output == "" { return true }
-            if MonotonicSeconds.now > deadline { return false }
+            if started > deadline { return false }
             usleep(100_000)
         }
     }
