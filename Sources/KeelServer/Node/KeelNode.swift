@@ -30,6 +30,8 @@ public final class KeelNode: Sendable {
     let wal: WAL
     let alarms: AlarmTable
     let logger: ServerLogger
+    /// Promotes and demotes the lessor with raft leadership.
+    let leaseLeadership: LeaseExpiryLeadership
     let stopped = Atomic<Bool>(false)
     /// Proposals that raft refused, that timed out, or that the node dropped on stopping
     /// (etcd_server_proposals_failed_total).
@@ -37,7 +39,9 @@ public final class KeelNode: Sendable {
 
     private init(options: NodeOptions, database: Database, keySpace: KeySpace, membership: ClusterMembership,
                  memberID: UInt64, raft: RaftLoop, apply: ApplyLoop, proposals: Waiters<AppliedOutcome>,
-                 reads: Waiters<ReadIndexOutcome>, wal: WAL, alarms: AlarmTable, logger: ServerLogger) {
+                 reads: Waiters<ReadIndexOutcome>, wal: WAL, alarms: AlarmTable, logger: ServerLogger,
+                 leaseLeadership: LeaseExpiryLeadership) {
+        self.leaseLeadership = leaseLeadership
         self.wal = wal
         self.alarms = alarms
         self.name = options.name
@@ -145,9 +149,12 @@ public final class KeelNode: Sendable {
             fatal: fatal,
             onEvent: { message, fields in logger.log(.info, message, fields.map { LogField.string($0.0, $0.1) }, caller: "raft") })
         apply.snapshotTaken = { [raft] index, term in raft.mailbox.post(.snapshotTaken(index: index, term: term)) }
+        let leaseLeadership = LeaseExpiryLeadership(
+            lessor: keySpace.lessor, extendNanoseconds: Int64(options.electionMilliseconds) * 1_000_000)
+        raft.onLeadership = { isLeader, lastIndex in leaseLeadership.leadershipChanged(isLeader: isLeader, lastIndex: lastIndex) }
         let node = KeelNode(options: options, database: database, keySpace: keySpace, membership: membership, memberID: memberID,
                             raft: raft, apply: apply, proposals: proposals, reads: reads, wal: log.wal, alarms: alarms,
-                            logger: logger)
+                            logger: logger, leaseLeadership: leaseLeadership)
         apply.start()
         raft.start(campaign: voters == [NodeID(memberID)])
         return node

@@ -49,6 +49,11 @@ final class RaftLoop: @unchecked Sendable {
     private var readContexts: [UInt64: [UInt64]] = [:]
     private var nextReadContext: UInt64 = 1
     private var thread: OSThread?
+    private var isLeader = false
+    /// Called on the loop's thread when this member becomes leader (true, with the index of the
+    /// last entry in its log at that moment: every entry of an earlier term is at or below it)
+    /// or stops being leader (false). Set before `start`; it must return quickly.
+    var onLeadership: (@Sendable (_ isLeader: Bool, _ lastIndex: UInt64) -> Void)?
 
     init(node: RawNode, log: RaftLogStore, tickNanoseconds: UInt64, apply: ApplyLoop, snapshotKeepEntries: UInt64,
          refused: @escaping @Sendable ([UInt64], Bool) -> Void, fatal: @escaping @Sendable (String) -> Void,
@@ -154,6 +159,10 @@ final class RaftLoop: @unchecked Sendable {
             state.commitIndex.store(hard.commit.rawValue, ordering: .relaxed)
         }
         state.lastIndex.store(log.memory.lastIndex.rawValue, ordering: .relaxed)
+        if let soft = ready.softState, (soft.role == .leader) != isLeader {
+            isLeader = soft.role == .leader
+            onLeadership?(isLeader, log.memory.lastIndex.rawValue)
+        }
         var reads: [(index: KeelRaft.LogIndex, ids: [UInt64])] = []
         for readState in ready.readStates {
             if let ids = readContexts.removeValue(forKey: Self.number(readState.context)) { reads.append((readState.index, ids)) }

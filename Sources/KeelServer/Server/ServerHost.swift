@@ -13,9 +13,11 @@ public final class ServerHost: Sendable {
     let listeners: [GRPCServer]
     let sampler: RepeatedTask
     let compactor: AutoCompactor
+    let leaseExpiry: LeaseExpiryLoop
 
     private init(node: KeelNode, metrics: EtcdMetrics, group: MultiThreadedEventLoopGroup, pool: NIOThreadPool,
-                 listeners: [GRPCServer], sampler: RepeatedTask, compactor: AutoCompactor) {
+                 listeners: [GRPCServer], sampler: RepeatedTask, compactor: AutoCompactor, leaseExpiry: LeaseExpiryLoop) {
+        self.leaseExpiry = leaseExpiry
         self.compactor = compactor
         self.node = node
         self.metrics = metrics
@@ -87,8 +89,10 @@ public final class ServerHost: Sendable {
         }
         let compactor = AutoCompactor(node: node, mode: configuration.autoCompaction)
         compactor.start(on: group.next())
+        let leaseExpiry = LeaseExpiryLoop(node: node)
+        leaseExpiry.start(on: group.next())
         return ServerHost(node: node, metrics: metrics, group: group, pool: pool, listeners: listeners, sampler: sampler,
-                          compactor: compactor)
+                          compactor: compactor, leaseExpiry: leaseExpiry)
     }
 
     /// Closes the listeners (calls in flight end as UNAVAILABLE), stops the node (it commits
@@ -96,6 +100,7 @@ public final class ServerHost: Sendable {
     public func stop() {
         sampler.cancel()
         compactor.stop()
+        leaseExpiry.stop()
         for listener in listeners { try? listener.close().wait() }
         node.stop()
         try? pool.syncShutdownGracefully()
