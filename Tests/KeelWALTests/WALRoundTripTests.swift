@@ -1,6 +1,6 @@
 import KeelIO
 import KeelTestSupport
-import KeelWAL
+@testable import KeelWAL
 import Testing
 
 @Suite struct WALRoundTripTests {
@@ -32,6 +32,23 @@ import Testing
         #expect(replay.repairedTail == nil)
         // A big entry does not fit a 64 KiB segment: it got a segment of its own size.
         #expect(try segmentFiles(in: dir).count >= 2)
+    }
+
+    /// The check that decides whether a stopped segment's tail needs repair: a non-zero byte
+    /// anywhere after the offset counts, including in the last of many 64 KiB blocks.
+    @Test func zeroTailCheckSeesEveryByte() {
+        let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: 200_001, alignment: 8)
+        defer { bytes.deallocate() }
+        bytes.initializeMemory(as: UInt8.self, repeating: 0)
+        let raw = UnsafeRawBufferPointer(bytes)
+        #expect(WAL.isAllZero(raw, from: 0))
+        bytes[200_000] = 1
+        #expect(!WAL.isAllZero(raw, from: 0))
+        #expect(!WAL.isAllZero(raw, from: 200_000))
+        bytes[200_000] = 0
+        bytes[70_000] = 7
+        #expect(!WAL.isAllZero(raw, from: 65_536))
+        #expect(WAL.isAllZero(raw, from: 70_001), "bytes before the offset do not count")
     }
 
     @Test func codecRoundTripsEachType() {
