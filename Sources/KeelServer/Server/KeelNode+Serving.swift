@@ -49,6 +49,7 @@ extension KeelNode {
         KVService(node: self, metrics: metrics).register(in: &routes)
         MaintenanceService(node: self, pool: pool).register(in: &routes)
         ClusterService(node: self).register(in: &routes)
+        WatchService(node: self).register(in: &routes)
         return routes
     }
 
