@@ -133,6 +133,54 @@ import Testing
         #expect(pieces.flatMap(\.events) == whole.flatMap(\.events))
     }
 
+    @Test func compactedStartIsCanceledWithTheCompactRevision() async throws {
+        let harness = try await WatchHarness()
+        defer { harness.stop() }
+        for i in 0..<4 { try await harness.put("c", "v\(i)") }  // revisions 2-5
+        var compact = Etcdserverpb_CompactionRequest()
+        compact.revision = 4
+        _ = try await harness.client.unary("/etcdserverpb.KV/Compact", compact, as: Etcdserverpb_CompactionResponse.self)
+        let stream = harness.openWatch()
+        stream.create(key: "c", startRevision: 3)
+        stream.create(key: "c", startRevision: 4)
+        try stream.waitFor { responses in responses.count >= 3 && responses.filter { $0.watchID == 1 }.flatMap(\.events).count == 2 }
+        let compacted = try #require(stream.responses.first { $0.watchID == 0 && !$0.created })
+        // etcd: compact_revision and canceled, no reason, a header without revision.
+        #expect(compacted.canceled && compacted.compactRevision == 4 && compacted.cancelReason.isEmpty)
+        #expect(compacted.header.revision == 0 && compacted.header.memberID == harness.node.memberID)
+        #expect(stream.responses.filter { $0.watchID == 1 }.flatMap(\.events).map(\.kv.modRevision) == [4, 5])
+    }
+
+    @Test func gatewayStreamEndsWithItsConnection() async throws {
+        let harness = try await WatchHarness()
+        defer { harness.stop() }
+        try await harness.put("g", "1")
+        let url = "http://127.0.0.1:\(harness.server.port)"
+        // Two requests in one body (one per line): both watchers answer on the one stream.
+        let body = #"{"create_request":{"key":"Zw==","start_revision":"2"}}"# + "\n" + #"{"create_request":{"key":"Zw==","watch_id":"9"}}"#
+        let outcome = Subprocess.run(KeelProcess.curlPath, ["-s", "-i", "-N", "--max-time", "2", "-X", "POST", "-d", body, url + "/v3beta/watch"],
+                                     environment: ["PATH=/usr/bin:/bin"])
+        // curl gave up at its --max-time (28); the server streamed until then.
+        #expect(outcome.exitStatus == 28, "\(outcome.output)")
+        let lines = outcome.output.replacingOccurrences(of: "\r", with: "").split(separator: "\n").map(String.init)
+        #expect(lines.first == "HTTP/1.1 200 OK")
+        #expect(lines.contains { $0.lowercased() == "transfer-encoding: chunked" } && lines.contains { $0.lowercased() == "content-type: application/json" })
+        let results = lines.filter { $0.hasPrefix("{\"result\":") }
+        #expect(results.count == 3, "\(outcome.output)")
+        #expect(results.filter { $0.contains(#""created":true"#) }.count == 2 && results.contains { $0.contains(#""watch_id":"9""#) })
+        #expect(results.contains { $0.contains(#""events":[{"kv":{"key":"Zw==""#) })
+        // Its watchers are gone once curl's connection closed.
+        let hub = harness.node.keySpace.watches
+        for _ in 0..<500 where hub.state.withLock({ $0.streams.count }) > 0 { usleep(10_000) }
+        #expect(hub.state.withLock { $0.streams.count } == 0)
+
+        // A first request that is not JSON is refused before any watch starts, as grpc-gateway does.
+        let refused = Subprocess.run(KeelProcess.curlPath, ["-s", "-i", "--max-time", "5", "-X", "POST", "-d", "{nope", url + "/v3/watch"],
+                                     environment: ["PATH=/usr/bin:/bin"])
+        #expect(refused.output.hasPrefix("HTTP/1.1 500"), "\(refused.output)")
+        #expect(hub.state.withLock { $0.streams.count } == 0)
+    }
+
     @Test func closingTheStreamReleasesItsWatchers() async throws {
         let harness = try await WatchHarness()
         defer { harness.stop() }
@@ -170,8 +218,12 @@ final class WatchHarness {
         group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         pool = NIOThreadPool(numberOfThreads: 1)
         pool.start()
-        let routes = node.routes(pool: pool, metrics: EtcdMetrics())
-        server = try await GRPCServer.start(host: "127.0.0.1", port: 0, group: group, methods: routes.grpcMethods).get()
+        let metrics = EtcdMetrics()
+        let routes = node.routes(pool: pool, metrics: metrics)
+        let gateway = GatewayResponder(routes: routes, metrics: metrics, serverVersion: "3.5.0", clusterVersion: { "3.5.0" },
+                                       health: { _, loop in loop.makeSucceededFuture(HealthStatus(healthy: true)) })
+        server = try await GRPCServer.start(host: "127.0.0.1", port: 0, group: group, methods: routes.grpcMethods,
+                                            http1: gateway).get()
         var configuration = GRPCConnectionConfiguration()
         configuration.messageBytesMax = 16 << 20
         client = try await GRPCClient.connect(host: "127.0.0.1", port: server.port, group: group,
