@@ -22,6 +22,8 @@ final class WatchSession: @unchecked Sendable {
     static let takeBatch = 32
     /// Enough to take a whole stream queue at once (the hub bounds it far below this).
     static let takeAllMax = 1 << 30
+    /// Above this many waiting responses a refusal no longer pulls the hub's queue ahead of it.
+    static let outboxTakingMax = 256
 
     private let node: KeelNode
     private let eventLoop: any EventLoop
@@ -31,7 +33,7 @@ final class WatchSession: @unchecked Sendable {
     private var stream: WatchStream?
     /// Responses ready to send ahead of the hub's queue: a refused create (made here, not by
     /// the hub) goes in after everything the hub had queued before it, so the client sees its
-    /// creates answered in request order as etcd answers them. Bounded by the hub's queue.
+    /// creates answered in request order as etcd answers them (see `outboxTakingMax`).
     private var outbox: [Etcdserverpb_WatchResponse] = []
     private var fragmented: Set<WatchID> = []
 
@@ -102,7 +104,10 @@ final class WatchSession: @unchecked Sendable {
         response.created = true
         response.canceled = true
         response.cancelReason = reason
-        if let stream {
+        // Past `outboxTakingMax` (a client sending refused creates without reading) the hub's
+        // queue stays where it is, bounded there: what waits here then grows only with what
+        // the client sends, never by a stream queue per request.
+        if let stream, outbox.count < Self.outboxTakingMax {
             for queued in stream.take(max: Self.takeAllMax) { outbox += wire(queued) }
         }
         outbox.append(response)
