@@ -63,6 +63,10 @@ import Testing
         #expect(ttl["ID"] as? String == id && ttl["grantedTTL"] as? String == "20", "\(ttl)")
         #expect((ttl["keys"] as? [String]) == ["YQ=="] && Int(ttl["TTL"] as? String ?? "") ?? 0 > 0, "\(ttl)")
         try expectHeader(ttl)
+        // The streaming keepalive route answers one {"result":...} line per request.
+        let kept = try object(keel.curl("/v3/lease/keepalive", body: #"{"ID":\#(id)}"#))
+        let result = try #require(kept["result"] as? [String: Any], "\(kept)")
+        #expect(result["TTL"] as? String == "20" && result["ID"] as? String == String(id), "\(result)")
         let missing = try object(keel.curl("/v3/lease/timetolive", body: #"{"ID":42}"#))
         #expect(missing["ID"] as? String == "42" && missing["TTL"] as? String == "-1", "\(missing)")
         try expectHeader(missing)

@@ -35,7 +35,7 @@ public enum Subprocess {
         let envp = environment.map { strdup($0) } + [nil]
         defer { (argv + envp).forEach { free($0) } }
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, path, &actions, nil, argv, envp)
+        let spawned = withCleanSignals { attributes in posix_spawn(&pid, path, &actions, &attributes, argv, envp) }
         close(pipeEnds[1])
         precondition(spawned == 0, "posix_spawn \(path) failed: \(spawned)")
         if let input {
@@ -69,6 +69,25 @@ public enum Subprocess {
     }
 }
 
+/// Spawn attributes that give the child an empty signal mask and default SIGINT/SIGTERM
+/// handling: a test runner may block or ignore signals, and its children would inherit that
+/// (a server or etcdctl under test would then ignore the SIGTERM or SIGINT a test sends).
+func withCleanSignals<T>(_ body: (inout posix_spawnattr_t) -> T) -> T {
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    var empty = sigset_t()
+    sigemptyset(&empty)
+    posix_spawnattr_setsigmask(&attributes, &empty)
+    var defaults = sigset_t()
+    sigemptyset(&defaults)
+    sigaddset(&defaults, SIGINT)
+    sigaddset(&defaults, SIGTERM)
+    posix_spawnattr_setsigdefault(&attributes, &defaults)
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+    return body(&attributes)
+}
+
 /// A program running in the background (a server under test), its stdout and stderr appended
 /// to `logPath`.
 public final class BackgroundProcess: @unchecked Sendable {
@@ -88,7 +107,7 @@ public final class BackgroundProcess: @unchecked Sendable {
         let envp = environment.map { strdup($0) } + [nil]
         defer { (argv + envp).forEach { free($0) } }
         var child: pid_t = 0
-        let spawned = posix_spawn(&child, path, &actions, nil, argv, envp)
+        let spawned = withCleanSignals { attributes in posix_spawn(&child, path, &actions, &attributes, argv, envp) }
         precondition(spawned == 0, "posix_spawn \(path) failed: \(spawned)")
         pid = child
     }
@@ -109,6 +128,22 @@ public final class BackgroundProcess: @unchecked Sendable {
         while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
         reaped = true
         return status & 0x7F == 0 ? (status >> 8) & 0xFF : -(status & 0x7F)
+    }
+
+    /// Waits at most `seconds` for the process to end by itself; kills it after that. Returns
+    /// its exit status, or nil when it had to be killed.
+    public func waitForExit(within seconds: Double) -> Int32? {
+        var status: Int32 = 0
+        for _ in 0..<Int(seconds * 100) {
+            if reaped { return 0 }
+            if waitpid(pid, &status, WNOHANG) == pid {
+                reaped = true
+                return status & 0x7F == 0 ? (status >> 8) & 0xFF : -(status & 0x7F)
+            }
+            usleep(10_000)
+        }
+        stop(signal: SIGKILL)
+        return nil
     }
 
     /// Whether the process has ended (reaping it if so).

@@ -9,15 +9,22 @@ public struct HTTP1Request: Sendable {
 }
 
 /// An HTTP/1.1 response; `content-length` is set from the body when it is written.
+///
+/// With `streamBody` set the response is streamed instead: the head goes out without a
+/// length (chunked), `body` is ignored, and `streamBody` is called on the connection's event
+/// loop with the writer that sends the rest, piece by piece, until it finishes.
 public struct HTTP1Response: Sendable {
     public var status: HTTPResponseStatus
     public var headers: HTTPHeaders
     public var body: ByteBuffer
+    public var streamBody: (@Sendable (HTTP1StreamWriter) -> Void)?
 
-    public init(status: HTTPResponseStatus, headers: HTTPHeaders = [:], body: ByteBuffer = ByteBuffer()) {
+    public init(status: HTTPResponseStatus, headers: HTTPHeaders = [:], body: ByteBuffer = ByteBuffer(),
+                streamBody: (@Sendable (HTTP1StreamWriter) -> Void)? = nil) {
         self.status = status
         self.headers = headers
         self.body = body
+        self.streamBody = streamBody
     }
 }
 

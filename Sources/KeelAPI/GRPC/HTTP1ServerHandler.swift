@@ -14,6 +14,10 @@ final class HTTP1ServerHandler: ChannelInboundHandler {
     private var head: HTTPRequestHead?
     private var body = ByteBuffer()
     private var tooLarge = false
+    /// The streamed response's writability listener (see `HTTP1StreamWriter`).
+    var writabilityCallback: (@Sendable (Bool) -> Void)?
+    /// Whether the response being streamed asked to close the connection after it.
+    var streamKeepAlive = true
 
     init(responder: any HTTP1Responder, bodyBytesMax: Int) {
         self.responder = responder
@@ -64,8 +68,25 @@ final class HTTP1ServerHandler: ChannelInboundHandler {
         responder.respond(to: request, on: context.eventLoop, promise: promise)
     }
 
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        // As the gRPC stream handler does: flips happen inside our own writes, so the listener
+        // runs on a later turn of the loop and reads the writability of that moment.
+        if writabilityCallback != nil {
+            let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+            let channel = context.channel
+            context.eventLoop.execute { handler.value.writabilityCallback?(channel.isWritable) }
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        writabilityCallback = nil
+        context.fireChannelInactive()
+    }
+
     private func write(_ response: HTTP1Response, keepAlive: Bool, context: ChannelHandlerContext) {
         guard context.channel.isActive else { return }
+        if let streamBody = response.streamBody { return startStream(response, streamBody, keepAlive: keepAlive, context: context) }
         var headers = response.headers
         headers.replaceOrAdd(name: "content-length", value: String(response.body.readableBytes))
         if !keepAlive { headers.replaceOrAdd(name: "connection", value: "close") }
@@ -74,6 +95,36 @@ final class HTTP1ServerHandler: ChannelInboundHandler {
         context.write(wrapOutboundOut(.body(.byteBuffer(response.body))), promise: nil)
         let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
         if !keepAlive {
+            let channel = context.channel
+            written.whenComplete { _ in channel.close(promise: nil) }
+        }
+    }
+}
+
+extension HTTP1ServerHandler {
+    /// Writes a streamed response's head (no length: NIOHTTP1 frames the body as chunked) and
+    /// hands the body to `streamBody`.
+    private func startStream(_ response: HTTP1Response, _ streamBody: @Sendable (HTTP1StreamWriter) -> Void,
+                             keepAlive: Bool, context: ChannelHandlerContext) {
+        var headers = response.headers
+        headers.remove(name: "content-length")
+        if !keepAlive { headers.replaceOrAdd(name: "connection", value: "close") }
+        streamKeepAlive = keepAlive
+        let head = HTTPResponseHead(version: .http1_1, status: response.status, headers: headers)
+        context.writeAndFlush(wrapOutboundOut(.head(head)), promise: nil)
+        streamBody(HTTP1StreamWriter(handler: NIOLoopBound((self, context), eventLoop: context.eventLoop), channel: context.channel))
+    }
+
+    func writeStreamPiece(_ bytes: ByteBuffer, context: ChannelHandlerContext) {
+        guard context.channel.isActive else { return }
+        context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(bytes))), promise: nil)
+    }
+
+    func finishStream(context: ChannelHandlerContext) {
+        writabilityCallback = nil
+        guard context.channel.isActive else { return }
+        let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        if !streamKeepAlive {
             let channel = context.channel
             written.whenComplete { _ in channel.close(promise: nil) }
         }

@@ -12,8 +12,9 @@ import NIOHTTP1
 ///   call's deadline and `Authorization` its auth token, as grpc-gateway forwards them.
 ///   An unknown route is 404 `Not Found`, a known one asked with another method 405
 ///   `Method Not Allowed` (plain text, as grpc-gateway answers without an error handler).
-///   The streaming methods (Watch, LeaseKeepAlive, Snapshot) are not served by the gateway
-///   yet: their routes answer as unknown routes do.
+///   Bidirectional-streaming methods registered with `ServiceRoutes.gatewayStreaming` (Watch)
+///   answer 200 with a chunked stream of `{"result":...}` lines (`GatewayStreamMethod`); the
+///   others (LeaseKeepAlive until registered, Snapshot) answer as unknown routes do.
 /// - `/v3beta/...` is rewritten to `/v3/...` first, as etcd 3.5 still does for old clients.
 /// - `GET /health[?serializable=true&exclude=NOSPACE]`: `{"health":"true","reason":""}` with
 ///   200, or the same shape with "false" and 503 (as plain text, like etcd's `http.Error`).
@@ -85,6 +86,9 @@ public final class GatewayResponder: HTTP1Responder {
     private func serveGateway(
         _ route: String, _ request: HTTP1Request, on eventLoop: any EventLoop, promise: EventLoopPromise<HTTP1Response>
     ) {
+        if let stream = routes.gatewayStream(forRoute: route) {
+            return serveStream(stream, request, on: eventLoop, promise: promise)
+        }
         guard let method = routes.gatewayMethod(forRoute: route) else {
             return promise.succeed(GatewayError.plainText(.notFound, "Not Found"))
         }
@@ -128,6 +132,20 @@ public final class GatewayResponder: HTTP1Responder {
             response.headers.add(name: "grpc-metadata-content-type", value: "application/grpc")
             promise.succeed(response)
         }
+    }
+
+    /// A streaming method (Watch): the response streams until the client goes away.
+    private func serveStream(
+        _ stream: GatewayStreamMethod, _ request: HTTP1Request, on eventLoop: any EventLoop,
+        promise: EventLoopPromise<HTTP1Response>
+    ) {
+        guard request.head.method == .POST else {
+            return promise.succeed(GatewayError.plainText(.methodNotAllowed, "Method Not Allowed"))
+        }
+        let context = RequestContext(eventLoop: eventLoop, authToken: request.head.headers.first(name: "authorization"))
+        var response = stream.open(request.body, context)
+        response.headers.add(name: "grpc-metadata-content-type", value: "application/grpc")
+        promise.succeed(response)
     }
 
     private func serveHealth(_ query: HealthQuery, on eventLoop: any EventLoop, promise: EventLoopPromise<HTTP1Response>) {

@@ -8,7 +8,7 @@ import SwiftProtobuf
 /// `EtcdMethod.routes`). Every call through either path is counted in go-grpc-prometheus's
 /// `grpc_server_*` series, as etcd's gateway calls pass through its own gRPC server.
 ///
-/// Streaming methods go to the gRPC table only: the gateway does not serve them yet.
+/// Bidirectional-streaming methods reach the gateway only through `gatewayStreaming`.
 public struct ServiceRoutes: Sendable {
     /// Every registered method, for the gRPC server.
     public private(set) var grpcMethods = GRPCMethodTable()
@@ -16,6 +16,8 @@ public struct ServiceRoutes: Sendable {
     private(set) var gatewayMethods: [String: GatewayMethod] = [:]
     /// Gateway route ("/v3/kv/range") → gRPC path.
     private(set) var gatewayRoutes: [String: String] = [:]
+    /// Streaming methods served on the gateway, by route.
+    private(set) var gatewayStreams: [String: GatewayStreamMethod] = [:]
     private let metrics: GRPCServerMetrics
 
     public init(metrics: GRPCServerMetrics) {
@@ -105,6 +107,34 @@ public struct ServiceRoutes: Sendable {
             }
         }
     }
+
+    /// Serves a bidirectional-streaming method on the gateway at its `EtcdMethod.routes`, as
+    /// grpc-gateway does (see `GatewayStreamMethod`). Counted as started, and each request
+    /// message as received, in the same series as its gRPC calls.
+    mutating func gatewayStreaming<Request: Message, Response: Message>(
+        _ method: EtcdMethod,
+        handler: @escaping @Sendable (RequestContext, GatewayStreamSink<Response>) -> (GRPCInboundEvent<Request>) -> Void
+    ) {
+        precondition(method.clientStreams && method.serverStreams, "\(method.path) is not bidirectional")
+        let series = metrics.method(path: method.path, type: "bidi_stream", countsHandled: false)
+        let stream = GatewayStreamMethod(path: method.path, requestType: Request.self, responseType: Response.self) {
+            context, sink in
+            series.started.increment()
+            let receive = handler(context, sink)
+            return { event in
+                if case .message = event { series.received.increment() }
+                receive(event)
+            }
+        }
+        for route in method.routes {
+            precondition(route.hasPrefix("/v3/") && gatewayStreams[route] == nil && gatewayRoutes[route] == nil,
+                         "bad or duplicate gateway route \(route)")
+            gatewayStreams[route] = stream
+        }
+    }
+
+    /// The streaming gateway method at a route, if one was registered there.
+    func gatewayStream(forRoute route: String) -> GatewayStreamMethod? { gatewayStreams[route] }
 
     /// The gRPC path served at a gateway route, if a unary method was registered there.
     public func gatewayPath(forRoute route: String) -> String? { gatewayRoutes[route] }

@@ -32,6 +32,8 @@ public final class KeelNode: Sendable {
     let logger: ServerLogger
     /// Promotes and demotes the lessor with raft leadership.
     let leaseLeadership: LeaseExpiryLeadership
+    /// Catches lagging watchers up and sends progress notifications.
+    let watchSync: WatchSyncLoop
     let stopped = Atomic<Bool>(false)
     /// Proposals that raft refused, that timed out, or that the node dropped on stopping
     /// (etcd_server_proposals_failed_total).
@@ -57,6 +59,7 @@ public final class KeelNode: Sendable {
         self.reads = reads
         self.requestIDs = RequestIDGenerator(memberID: memberID, unixMilliseconds: options.unixMilliseconds)
         self.logger = logger
+        self.watchSync = WatchSyncLoop(hub: keySpace.watches)
     }
 
     /// Opens (or creates) the member's data and starts its loops. A new one-member cluster
@@ -79,6 +82,7 @@ public final class KeelNode: Sendable {
             let electionNanoseconds = Int64(options.electionMilliseconds) * 1_000_000
             var keySpaceOptions = KeySpaceOptions(
                 lessor: LessorConfig(minTTLSeconds: LessorConfig.minTTLSeconds(electionTimeoutNanoseconds: electionNanoseconds)))
+            keySpaceOptions.watch.progressIntervalNanoseconds = options.watchProgressNotifyIntervalNanoseconds
             if let observer = observers.backendCommit {
                 keySpaceOptions.store.clock = { MonotonicClock.nanoseconds() }
                 keySpaceOptions.store.commitObserver = observer
@@ -156,6 +160,7 @@ public final class KeelNode: Sendable {
                             raft: raft, apply: apply, proposals: proposals, reads: reads, wal: log.wal, alarms: alarms,
                             logger: logger, leaseLeadership: leaseLeadership)
         apply.start()
+        node.watchSync.start()
         raft.start(campaign: voters == [NodeID(memberID)])
         return node
     }
@@ -248,6 +253,9 @@ public final class KeelNode: Sendable {
         guard !stopped.exchange(true, ordering: .relaxed) else { return }
         raft.stop()
         apply.stop()
+        // After the apply loop (no more revisions) and before the database closes (it reads
+        // history).
+        watchSync.stop()
         proposals.completeAll(with: .failed(.stopped))
         reads.completeAll(with: .refused)
         _ = wal.close()

@@ -26,6 +26,9 @@ public struct NodeOptions: Sendable {
     /// How long a write may wait for its entry to be applied before "request timed out"
     /// (etcd: 5 s plus two election timeouts).
     public var requestTimeoutMilliseconds: UInt64?
+    /// How often a progress_notify watcher that saw no event hears the current revision
+    /// (etcd's progress report interval: 10 minutes; its tests shorten it, and so may ours).
+    public var watchProgressNotifyIntervalNanoseconds: Int64 = 600 * 1_000_000_000
     /// Wall-clock milliseconds since 1970, the time base of request ids.
     public var unixMilliseconds: UInt64 = 0
 

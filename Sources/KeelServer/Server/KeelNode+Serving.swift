@@ -50,6 +50,7 @@ extension KeelNode {
         MaintenanceService(node: self, pool: pool).register(in: &routes)
         ClusterService(node: self).register(in: &routes)
         LeaseService(node: self).register(in: &routes)
+        WatchService(node: self).register(in: &routes)
         return routes
     }
 

@@ -12,11 +12,24 @@ extension LeaseService {
     /// the client half-closing ends it with OK once the answers queued before are sent.
     func keepAlive(_ call: GRPCCallContext, _ stream: GRPCServerStream<Etcdserverpb_LeaseKeepAliveResponse>)
         -> (GRPCInboundEvent<Etcdserverpb_LeaseKeepAliveRequest>) -> Void {
-        let eventLoop = call.eventLoop
+        keepAlive(on: call.eventLoop, closeFuture: call.closeFuture, send: { stream.send($0) }, finish: { stream.finish($0) })
+    }
+
+    /// The same over the gateway (/v3/lease/keepalive): one JSON answer line per request; the
+    /// stream ends once the request body has been answered (a failure ends it early).
+    func keepAlive(_ context: RequestContext, _ sink: GatewayStreamSink<Etcdserverpb_LeaseKeepAliveResponse>)
+        -> (GRPCInboundEvent<Etcdserverpb_LeaseKeepAliveRequest>) -> Void {
+        keepAlive(on: context.eventLoop, closeFuture: nil, send: { sink.send($0) }, finish: { _ in sink.finish() })
+    }
+
+    private func keepAlive(
+        on eventLoop: any EventLoop, closeFuture: EventLoopFuture<Void>?,
+        send: @escaping @Sendable (Etcdserverpb_LeaseKeepAliveResponse) -> Void, finish: @escaping @Sendable (GRPCStatus) -> Void
+    ) -> (GRPCInboundEvent<Etcdserverpb_LeaseKeepAliveRequest>) -> Void {
         // Only touched on the stream's event loop (the handler and every future run there).
         let tail = NIOLoopBoundBox(eventLoop.makeSucceededVoidFuture(), eventLoop: eventLoop)
         let closed = NIOLoopBoundBox(false, eventLoop: eventLoop)
-        call.closeFuture.hop(to: eventLoop).whenComplete { _ in closed.value = true }
+        closeFuture?.hop(to: eventLoop).whenComplete { _ in closed.value = true }
         return { event in
             switch event {
             case .message(let request):
@@ -28,12 +41,12 @@ extension LeaseService {
                     response.header = node.header()
                     response.id = request.id
                     response.ttl = ttl
-                    stream.send(response)
+                    send(response)
                 }
                 // A failed renewal ends the call; the failure also skips every later request.
-                tail.value.whenFailure { error in stream.finish(error as? GRPCStatus ?? EtcdError.timeout.status) }
+                tail.value.whenFailure { error in finish(error as? GRPCStatus ?? EtcdError.timeout.status) }
             case .end:
-                tail.value.whenSuccess { stream.finish(.ok) }
+                tail.value.whenSuccess { finish(.ok) }
             case .cancelled:
                 closed.value = true
             }

@@ -55,6 +55,10 @@ struct LeaseService: Sendable {
             (call: GRPCCallContext, stream: GRPCServerStream<Etcdserverpb_LeaseKeepAliveResponse>) in
             keepAlive(call, stream)
         }
+        routes.gatewayStreaming(EtcdMethod.named("/etcdserverpb.Lease/LeaseKeepAlive")) {
+            (context: RequestContext, sink: GatewayStreamSink<Etcdserverpb_LeaseKeepAliveResponse>) in
+            keepAlive(context, sink)
+        }
     }
 
     /// A request without an id gets one here, before the log (etcd takes the next request id

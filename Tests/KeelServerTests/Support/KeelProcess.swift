@@ -76,6 +76,13 @@ final class KeelProcess: @unchecked Sendable {
                        environment: ["ETCDCTL_API=3", "PATH=/usr/bin:/bin"], input: input)
     }
 
+    /// Starts etcdctl (API v3) against this member in the background, its output going to
+    /// `log` in the member's directory.
+    func backgroundEtcdctl(_ arguments: [String], log: String) -> BackgroundProcess {
+        BackgroundProcess(Self.etcdctlPath, ["--endpoints=\(endpoint)"] + arguments,
+                          environment: ["ETCDCTL_API=3", "PATH=/usr/bin:/bin"], logPath: directory.path + "/" + log)
+    }
+
     /// Runs curl against the client port; `path` starts with "/".
     func curl(_ path: String, body: String? = nil) -> Subprocess.Outcome {
         var arguments = ["-s", "-S", "--max-time", "10", "http://\(endpoint)\(path)"]
