@@ -30,7 +30,8 @@ public final class WatchHub: Sendable {
         var streams: [Int64: WatchStreamState] = [:]
         var nextStream: Int64 = 1
         var nextSerial: Int64 = 1
-        /// Synced single-key watchers by key, and synced range watchers.
+        /// Synced single-key watchers by key, and synced range watchers by range (a watcher's
+        /// `slot` is its place in its key's bucket or in the range index).
         var syncedByKey: [[UInt8]: [Watcher]] = [:]
         var syncedRanges = WatchRangeIndex<Watcher>()
         var unsynced: [Int64: Watcher] = [:]
