@@ -149,7 +149,7 @@ extension WatchHub {
         let revision = history.currentRevision
         state.withLock { state in
             precondition(revision >= state.revision, "history went back from \(state.revision) to \(revision)")
-            let synced = (state.syncedByKey.values.joined() + state.syncedRanges).sorted { $0.serial < $1.serial }
+            let synced = (state.syncedByKey.values.joined() + state.syncedRanges.elements).sorted { $0.serial < $1.serial }
             for watcher in synced {
                 Self.removeSynced(watcher, &state)
                 watcher.nextRevision = max(watcher.nextRevision, state.revision + 1)

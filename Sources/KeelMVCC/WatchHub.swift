@@ -30,9 +30,10 @@ public final class WatchHub: Sendable {
         var streams: [Int64: WatchStreamState] = [:]
         var nextStream: Int64 = 1
         var nextSerial: Int64 = 1
-        /// Synced single-key watchers by key, and synced range watchers.
+        /// Synced single-key watchers by key, and synced range watchers by range (a watcher's
+        /// `slot` is its place in its key's bucket or in the range index).
         var syncedByKey: [[UInt8]: [Watcher]] = [:]
-        var syncedRanges: [Watcher] = []
+        var syncedRanges = WatchRangeIndex<Watcher>()
         var unsynced: [Int64: Watcher] = [:]
         /// The serial the last sync round stopped after (rounds go around fairly).
         var syncCursor: Int64 = 0
@@ -91,7 +92,8 @@ public final class WatchHub: Sendable {
     }
 
     /// The synced watchers that report some of `events`, each with its events, in the order
-    /// first matched (deterministic: key buckets and the range list keep insertion order).
+    /// first matched: for each event, the watchers of its key in bucket order, then the range
+    /// watchers holding it by range start, then serial (deterministic: no hash order).
     private static func match(_ events: [Event], in state: State) -> [(Watcher, [Event])] {
         var order: [Watcher] = []
         var seen: Set<Int64> = []
@@ -99,8 +101,8 @@ public final class WatchHub: Sendable {
             for watcher in state.syncedByKey[event.kv.key] ?? [] where seen.insert(watcher.serial).inserted {
                 order.append(watcher)
             }
-            for watcher in state.syncedRanges where watcher.range.contains(event.kv.key) && seen.insert(watcher.serial).inserted {
-                order.append(watcher)
+            state.syncedRanges.forEach(containing: event.kv.key) { watcher in
+                if seen.insert(watcher.serial).inserted { order.append(watcher) }
             }
         }
         return order.compactMap { watcher in
@@ -126,8 +128,7 @@ public final class WatchHub: Sendable {
             watcher.slot = state.syncedByKey[watcher.range.key, default: []].count
             state.syncedByKey[watcher.range.key, default: []].append(watcher)
         } else {
-            watcher.slot = state.syncedRanges.count
-            state.syncedRanges.append(watcher)
+            watcher.slot = state.syncedRanges.insert(watcher, range: watcher.range, serial: watcher.serial)
         }
     }
 
@@ -139,7 +140,9 @@ public final class WatchHub: Sendable {
             removeSlot(watcher, from: &bucket)
             if !bucket.isEmpty { state.syncedByKey[watcher.range.key] = bucket }
         } else {
-            removeSlot(watcher, from: &state.syncedRanges)
+            let removed = state.syncedRanges.remove(slot: watcher.slot)
+            precondition(removed === watcher, "synced slot out of date")
+            watcher.slot = -1
         }
     }
 
