@@ -13,24 +13,22 @@ struct WatchService: Sendable {
     func register(in routes: inout ServiceRoutes) {
         routes.bidirectionalStreaming(EtcdMethod.named("/etcdserverpb.Watch/Watch")) {
             (call: GRPCCallContext, stream: GRPCServerStream<Etcdserverpb_WatchResponse>) in
-            let session = WatchSession(node: node, eventLoop: call.eventLoop, sink: stream)
-            return { (event: GRPCInboundEvent<Etcdserverpb_WatchRequest>) in
-                switch event {
-                case .message(let request): session.receive(request)
-                case .end: break
-                case .cancelled: session.close()
-                }
-            }
+            Self.receiver(WatchSession(node: node, eventLoop: call.eventLoop, sink: stream))
         }
         routes.gatewayStreaming(EtcdMethod.named("/etcdserverpb.Watch/Watch")) {
             (context: RequestContext, sink: GatewayStreamSink<Etcdserverpb_WatchResponse>) in
-            let session = WatchSession(node: node, eventLoop: context.eventLoop, sink: sink)
-            return { (event: GRPCInboundEvent<Etcdserverpb_WatchRequest>) in
-                switch event {
-                case .message(let request): session.receive(request)
-                case .end: break
-                case .cancelled: session.close()
-                }
+            Self.receiver(WatchSession(node: node, eventLoop: context.eventLoop, sink: sink))
+        }
+    }
+
+    /// What a watch stream does with its client's messages: a half-close keeps the stream
+    /// going (as etcd's does); a reset or a lost connection ends the session.
+    private static func receiver(_ session: WatchSession) -> (GRPCInboundEvent<Etcdserverpb_WatchRequest>) -> Void {
+        { event in
+            switch event {
+            case .message(let request): session.receive(request)
+            case .end: break
+            case .cancelled: session.close()
             }
         }
     }
