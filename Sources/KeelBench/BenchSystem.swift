@@ -10,11 +10,7 @@ import KeelIO
 enum BenchSystem {
     /// Nanoseconds on CLOCK_MONOTONIC: never steps with the wall clock, so latencies and
     /// deadlines stay right across NTP adjustments.
-    static func monotonicNanoseconds() -> UInt64 {
-        var now = timespec()
-        precondition(clock_gettime(CLOCK_MONOTONIC, &now) == 0, "clock_gettime(CLOCK_MONOTONIC) failed")
-        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
-    }
+    static func monotonicNanoseconds() -> UInt64 { MonotonicClock.nanoseconds() }
 
     /// CPU time the calling thread has used (user and system), in nanoseconds.
     static func threadCPUNanoseconds() -> UInt64 {

@@ -69,9 +69,9 @@ struct NetworkPutCommand: ParsableCommand {
             return try GRPCClient.connect(host: target.host, port: target.port, group: group).wait()
         }
         let run = NetworkPutRun(command: self, connections: connections)
-        let started = DispatchTime.now().uptimeNanoseconds
+        let started = BenchSystem.monotonicNanoseconds()
         let recorders = try run.start().wait()
-        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        let elapsed = Double(BenchSystem.monotonicNanoseconds() - started) / 1e9
         for connection in connections { try? connection.close().wait() }
         var latency = LatencyRecorder()
         for recorder in recorders { latency.merge(recorder.latency) }
@@ -162,11 +162,11 @@ final class NetworkPutRun: Sendable {
         var request = Etcdserverpb_PutRequest()
         request.key = key(number)
         request.value = value
-        let started = DispatchTime.now().uptimeNanoseconds
+        let started = BenchSystem.monotonicNanoseconds()
         let call: EventLoopFuture<Etcdserverpb_PutResponse> = connection.unary("/etcdserverpb.KV/Put", request)
         call.whenComplete { result in
             switch result {
-            case .success: recorder.latency.record(nanoseconds: DispatchTime.now().uptimeNanoseconds - started)
+            case .success: recorder.latency.record(nanoseconds: BenchSystem.monotonicNanoseconds() - started)
             case .failure(let error):
                 recorder.failures += 1
                 if recorder.firstError == nil { recorder.firstError = "\(error)" }

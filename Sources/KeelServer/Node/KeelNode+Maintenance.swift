@@ -1,4 +1,5 @@
 import KeelAPI
+import KeelIO
 import KeelRaft
 import KeelStorage
 

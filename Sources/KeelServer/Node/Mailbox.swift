@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import KeelIO
 
 /// A queue that one loop thread drains and any thread posts to: the raft loop's and the apply
 /// loop's inputs. The loop takes everything queued at once (so proposals that arrived during
@@ -65,14 +66,5 @@ final class Mailbox<Item>: @unchecked Sendable {
         closed = true
         pthread_cond_broadcast(condition)
         pthread_mutex_unlock(mutex)
-    }
-}
-
-/// Nanoseconds on CLOCK_MONOTONIC: ticks, timeouts and lease expiry never follow the wall clock.
-enum MonotonicClock {
-    static func nanoseconds() -> UInt64 {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import KeelAPI
+import KeelIO
 import KeelMVCC
 import NIOCore
 import Synchronization
