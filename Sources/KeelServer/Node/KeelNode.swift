@@ -187,11 +187,8 @@ public final class KeelNode: Sendable {
             }
             promise.succeed(outcome)
         }
-        let timeout = eventLoop.scheduleTask(in: .nanoseconds(Int64(options.requestTimeoutNanoseconds))) { [proposals] in
-            proposals.complete(id, with: .failed(.timeout))
-        }
-        promise.futureResult.whenComplete { _ in timeout.cancel() }
-        if !raft.mailbox.post(.propose(data: data, id: id)) { proposals.complete(id, with: .failed(.stopped)) }
+        send(.propose(data: data, id: id), waitingIn: proposals, id: id, until: promise.futureResult,
+             timedOut: .failed(.timeout), refused: .failed(.stopped))
         return promise.futureResult
     }
 
@@ -201,12 +198,22 @@ public final class KeelNode: Sendable {
         let promise = eventLoop.makePromise(of: ReadIndexOutcome.self)
         let id = requestIDs.make()
         reads.register(id) { outcome in promise.succeed(outcome) }
-        let timeout = eventLoop.scheduleTask(in: .nanoseconds(Int64(options.requestTimeoutNanoseconds))) { [reads] in
-            reads.complete(id, with: .refused)
-        }
-        promise.futureResult.whenComplete { _ in timeout.cancel() }
-        if !raft.mailbox.post(.readIndex(id: id)) { reads.complete(id, with: .refused) }
+        send(.readIndex(id: id), waitingIn: reads, id: id, until: promise.futureResult, timedOut: .refused, refused: .refused)
         return promise.futureResult
+    }
+
+    /// Hands `input` to the raft loop for the waiter `id` (already registered in `waiters`,
+    /// completing `answered`): after the request timeout it is completed with `timedOut`, and
+    /// at once with `refused` if the raft loop has stopped.
+    private func send<Outcome: Sendable, Answer>(
+        _ input: RaftInput, waitingIn waiters: Waiters<Outcome>, id: UInt64, until answered: EventLoopFuture<Answer>,
+        timedOut: Outcome, refused: Outcome
+    ) {
+        let timeout = answered.eventLoop.scheduleTask(in: .nanoseconds(Int64(options.requestTimeoutNanoseconds))) {
+            waiters.complete(id, with: timedOut)
+        }
+        answered.whenComplete { _ in timeout.cancel() }
+        if !raft.mailbox.post(input) { waiters.complete(id, with: refused) }
     }
 
     /// The header every response carries; the revision is the current one unless given.
@@ -229,10 +236,11 @@ public final class KeelNode: Sendable {
     /// alarm is raised; a write that would take the backend past --quota-backend-bytes raises
     /// the alarm (through raft, so every member refuses from then on) and is refused.
     func quotaRefusal(for request: ProposalRequest, on eventLoop: any EventLoop) -> EtcdError? {
-        guard request.needsSpace else { return nil }
+        let cost = request.quotaCost
+        guard cost > 0 else { return nil }
         if alarms.spaceExceeded { return .noSpace }
         let used = Int64(database.fileBytes + apply.uncommittedBytes.load(ordering: .relaxed))
-        guard used + request.quotaCost > options.quotaBackendBytes else { return nil }
+        guard used + cost > options.quotaBackendBytes else { return nil }
         var alarm = Etcdserverpb_AlarmRequest()
         alarm.action = .activate
         alarm.memberID = memberID

@@ -93,18 +93,6 @@ final class ProposalApplier: EntryApplier {
 }
 
 extension ProposalRequest {
-    /// Whether the request can grow the database, and is therefore refused while the NOSPACE
-    /// alarm is raised (etcd's capped applier: puts, txns that put, lease grants).
-    var needsSpace: Bool {
-        switch self {
-        case .put, .leaseGrant: true
-        case .txn(let txn): txn.success.contains(where: \.writesKeys) || txn.failure.contains(where: \.writesKeys)
-        case .deleteRange, .compact, .leaseRevoke, .leaseCheckpoint, .alarm: false
-        }
-    }
-}
-
-extension ProposalRequest {
     /// What the write may add to the backend, as etcd's quota estimates it: a key-value
     /// overhead plus key and value for each put (the larger branch of a txn), a fixed overhead
     /// for a lease.
@@ -116,6 +104,11 @@ extension ProposalRequest {
         case .deleteRange, .compact, .leaseRevoke, .leaseCheckpoint, .alarm: 0
         }
     }
+
+    /// Whether the request can grow the database, and is therefore refused while the NOSPACE
+    /// alarm is raised (etcd's capped applier: puts, txns that put, lease grants): exactly the
+    /// requests with a quota cost, since every put and every grant costs something.
+    var needsSpace: Bool { quotaCost > 0 }
 
     private static func putCost(_ put: Etcdserverpb_PutRequest) -> Int64 { 256 + Int64(put.key.count + put.value.count) }
 
@@ -130,15 +123,5 @@ extension ProposalRequest {
             }
         }
         return max(branch(txn.success), branch(txn.failure))
-    }
-}
-
-extension Etcdserverpb_RequestOp {
-    fileprivate var writesKeys: Bool {
-        switch request {
-        case .requestPut: true
-        case .requestTxn(let txn): txn.success.contains(where: \.writesKeys) || txn.failure.contains(where: \.writesKeys)
-        case .requestRange, .requestDeleteRange, .none: false
-        }
     }
 }
