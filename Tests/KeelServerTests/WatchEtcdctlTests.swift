@@ -75,7 +75,7 @@ import Testing
     @Test func interactiveWatchAndExec() throws {
         let keel = try KeelProcess()
         // `watch -i` reads "watch ..." lines on stdin; stdin stays open while the shell sleeps.
-        let interactive = try WatchCommand(keel, shell: "(printf 'watch i1\\nwatch i --prefix\\n'; sleep 9) | ",
+        let interactive = try WatchCommand(keel, shell: "(printf 'watch i1\\nwatch i --prefix\\n'; sleep 60) | ",
                                            ["watch", "-i"])
         try waitForWatchRequests(keel, atLeast: 2)
         #expect(keel.etcdctl(["put", "i1", "one"]).output == "OK\n")
@@ -173,12 +173,12 @@ final class WatchCommand: @unchecked Sendable {
     /// `etcdctl <arguments>` against `keel`, optionally fed by a shell `prefix` ("… | ").
     convenience init(_ keel: KeelProcess, shell prefix: String = "", _ arguments: [String]) throws {
         let quoted = arguments.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
-        try self.init(command: prefix + "exec timeout -s KILL 15 \(KeelProcess.etcdctlPath) --endpoints=\(keel.endpoint) \(quoted)")
+        try self.init(command: prefix + "exec timeout -s KILL 60 \(KeelProcess.etcdctlPath) --endpoints=\(keel.endpoint) \(quoted)")
     }
 
     /// curl posting `body` to /v3/watch, its response body streamed to the file.
     convenience init(_ keel: KeelProcess, curl body: String) throws {
-        try self.init(command: "exec \(KeelProcess.curlPath) -s -N --max-time 15 -X POST -d '\(body)' http://\(keel.endpoint)/v3/watch")
+        try self.init(command: "exec \(KeelProcess.curlPath) -s -N --max-time 60 -X POST -d '\(body)' http://\(keel.endpoint)/v3/watch")
     }
 
     private init(command: String) throws {
@@ -190,16 +190,16 @@ final class WatchCommand: @unchecked Sendable {
 
     /// Polls the output until `piece` occurs `count` times, then as `waitForOutput(_:)`.
     func waitForOutput(count: Int, of piece: String) -> String {
-        for _ in 0..<1200 where process.log.components(separatedBy: piece).count - 1 < count { usleep(10_000) }
+        for _ in 0..<4500 where process.log.components(separatedBy: piece).count - 1 < count { usleep(10_000) }
         usleep(200_000)
         stop()
         return process.log
     }
 
     /// Polls the output until it contains `expected` (or `exitAfter`: until the process ended),
-    /// at most 12 s; then ends the process and returns everything it printed.
+    /// at most 45 s; then ends the process and returns everything it printed.
     func waitForOutput(_ expected: String, exitAfter: Bool = false) -> String {
-        for _ in 0..<1200 {
+        for _ in 0..<4500 {
             if exitAfter ? process.hasExited : process.log.contains(expected) { break }
             usleep(10_000)
         }
