@@ -21,11 +21,18 @@ public struct GRPCMessageDeframer {
 
     public let messageBytesMax: Int
     private var buffer: ByteBuffer
+    /// What `buffer` is between messages: holds no storage of its own.
+    private static let empty = ByteBufferAllocator().buffer(capacity: 0)
 
     public init(messageBytesMax: Int, allocator: ByteBufferAllocator = ByteBufferAllocator()) {
         precondition(messageBytesMax >= 0 && messageBytesMax <= Int(UInt32.max))
         self.messageBytesMax = messageBytesMax
-        self.buffer = allocator.buffer(capacity: 0)
+        self.buffer = Self.empty
+    }
+
+    /// Lets go of the bytes held (the stream is gone).
+    public mutating func release() {
+        buffer = Self.empty
     }
 
     /// True when bytes of an unfinished message are held: a stream that ends now is truncated.
@@ -58,7 +65,9 @@ public struct GRPCMessageDeframer {
         buffer.moveReaderIndex(forwardBy: Self.prefixBytes)
         let message = buffer.readSlice(length: Int(length))!
         if buffer.readableBytes == 0 {
-            buffer.clear()
+            // Not `clear()`: the message still shares the storage, and clearing a shared
+            // buffer allocates a new storage of the same capacity (a whole frame's worth).
+            buffer = Self.empty
         } else if buffer.readerIndex > 64 * 1024 {
             buffer.discardReadBytes()
         }

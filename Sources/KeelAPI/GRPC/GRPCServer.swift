@@ -17,12 +17,18 @@ public final class GRPCServer: Sendable {
     /// The port actually bound (useful when asked for port 0).
     public let port: Int
     private let connections: ConnectionRegistry
+    private let streams: StreamCount
 
-    private init(channel: any Channel, connections: ConnectionRegistry) {
+    private init(channel: any Channel, connections: ConnectionRegistry, streams: StreamCount) {
         self.channel = channel
         self.port = channel.localAddress?.port ?? 0
         self.connections = connections
+        self.streams = streams
     }
+
+    /// gRPC stream handlers alive now: calls in progress, and finished ones not yet let go of
+    /// (a handler that outlived its stream would show here, holding its buffers).
+    public var liveStreams: Int { streams.live.load(ordering: .relaxed) }
 
     /// Binds `host:port` (port 0 picks a free one) and starts accepting connections.
     public static func start(
@@ -32,6 +38,7 @@ public final class GRPCServer: Sendable {
         http1BodyBytesMax: Int = 2 * 1024 * 1024
     ) -> EventLoopFuture<GRPCServer> {
         let connections = ConnectionRegistry()
+        let streams = StreamCount()
         return ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -42,7 +49,7 @@ public final class GRPCServer: Sendable {
                 return channel.eventLoop.makeCompletedFuture {
                     let detector = ClientPortProtocolDetector(
                         configureHTTP2: { channel in
-                            try configureGRPC(channel, methods: methods, configuration: configuration)
+                            try configureGRPC(channel, methods: methods, configuration: configuration, streams: streams)
                         },
                         configureHTTP1: { channel in
                             try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
@@ -53,7 +60,7 @@ public final class GRPCServer: Sendable {
                 }
             }
             .bind(host: host, port: port)
-            .map { GRPCServer(channel: $0, connections: connections) }
+            .map { GRPCServer(channel: $0, connections: connections, streams: streams) }
     }
 
     /// Stops listening, then closes every open connection (calls in flight end for their
@@ -69,7 +76,7 @@ public final class GRPCServer: Sendable {
     }
 
     private static func configureGRPC(
-        _ channel: any Channel, methods: GRPCMethodTable, configuration: GRPCConnectionConfiguration
+        _ channel: any Channel, methods: GRPCMethodTable, configuration: GRPCConnectionConfiguration, streams: StreamCount
     ) throws {
         _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
             mode: .server, connectionConfiguration: configuration.http2Connection,
@@ -77,11 +84,16 @@ public final class GRPCServer: Sendable {
         ) { stream in
             stream.eventLoop.makeCompletedFuture {
                 try stream.pipeline.syncOperations.addHandler(
-                    GRPCServerStreamHandler(methods: methods, messageBytesMax: configuration.messageBytesMax))
+                    GRPCServerStreamHandler(methods: methods, messageBytesMax: configuration.messageBytesMax, count: streams))
             }
         }
         try channel.pipeline.syncOperations.addHandler(ConnectionErrorCloser())
     }
+}
+
+/// How many stream handlers of one server are alive.
+final class StreamCount: Sendable {
+    let live = Atomic<Int>(0)
 }
 
 /// Ends an HTTP/2 connection that NIOHTTP2 gave up on. It answers a flood (too many PINGs,

@@ -24,10 +24,17 @@ final class GRPCServerStreamHandler: ChannelInboundHandler {
     private var inboundEnded = false
     private var deadlineTask: Scheduled<Void>?
     var writabilityCallback: (@Sendable (Bool) -> Void)?
+    private let count: StreamCount
 
-    init(methods: GRPCMethodTable, messageBytesMax: Int) {
+    init(methods: GRPCMethodTable, messageBytesMax: Int, count: StreamCount) {
         self.methods = methods
         self.deframer = GRPCMessageDeframer(messageBytesMax: messageBytesMax)
+        self.count = count
+        count.live.add(1, ordering: .relaxed)
+    }
+
+    deinit {
+        count.live.subtract(1, ordering: .relaxed)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -36,6 +43,12 @@ final class GRPCServerStreamHandler: ChannelInboundHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        // The call's receiver holds its writer, which holds this handler: drop it with what
+        // else the stream held, or every finished call would keep itself alive.
+        abort()
+        receive = nil
+        pendingRequest = nil
+        deframer.release()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
