@@ -4,14 +4,21 @@ extension KVStore {
     /// etcd's Range (see `RangeOptions` for the rules) at the published state. Any thread; never
     /// takes a lock.
     public func range(_ request: RangeRequest) -> Result<RangeResponse, MVCCRefusal> {
+        let clock = options.rangeObserver == nil ? nil : options.clock
+        let started = clock?() ?? 0
+        var indexed: UInt64 = 0
         // One key is a short read: borrow the view. A range may take long, and a borrowed view
         // holds back the release of every view the writer retires meanwhile.
-        withSnapshot(borrowing: request.rangeEnd.isEmpty) { view, storage in
+        let result = withSnapshot(borrowing: request.rangeEnd.isEmpty) { view, storage in
             RangeOptions.evaluate(request, index: view.index, currentRevision: view.currentRevision,
-                                  compactRevision: view.compactRevision) { revision in
+                                  compactRevision: view.compactRevision, indexWalked: { indexed = clock?() ?? 0 }) { revision in
                 Self.keyValue(revision, overlay: view.overlay, storage: storage)
             }
         }
+        if let clock, indexed >= started {
+            options.rangeObserver?(indexed - started, clock() - indexed)
+        }
+        return result
     }
 
     /// Runs `body` with the published view and a storage read transaction that holds every row

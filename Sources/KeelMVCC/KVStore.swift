@@ -17,6 +17,10 @@ public struct KVStoreOptions: Sendable {
     /// (etcd_disk_backend_commit_duration_seconds); the store reads no clock without them.
     public var clock: (@Sendable () -> UInt64)?
     public var commitObserver: (@Sendable (UInt64) -> Void)?
+    /// With `clock` set: told, for each `range`, how long the revision index walk took (with
+    /// taking the read view) and how long reading the rows it found took, in nanoseconds, on
+    /// the reading thread; it must only record.
+    public var rangeObserver: (@Sendable (_ indexNanoseconds: UInt64, _ readNanoseconds: UInt64) -> Void)?
 
     public init() {}
 }

@@ -22,7 +22,8 @@ extension IndexBuilder: RangeIndexReading {}
 /// - Sorting is stable on key order (etcd's sort is not stable; for ties Keel gives key order).
 enum RangeOptions {
     static func evaluate(_ request: RangeRequest, index: some RangeIndexReading, currentRevision: Int64,
-                         compactRevision: Int64, row: (Revision) -> KeyValue) -> Result<RangeResponse, MVCCRefusal> {
+                         compactRevision: Int64, indexWalked: () -> Void = {},
+                         row: (Revision) -> KeyValue) -> Result<RangeResponse, MVCCRefusal> {
         if request.revision > currentRevision { return .failure(.futureRevision) }
         let revision = request.revision <= 0 ? currentRevision : request.revision
         if revision < compactRevision { return .failure(.compacted(compactRevision: compactRevision)) }
@@ -44,6 +45,7 @@ enum RangeOptions {
             }
             return true
         }
+        indexWalked()
         if request.countOnly {
             return .success(RangeResponse(revision: currentRevision, kvs: [], more: false, count: count))
         }

@@ -25,6 +25,9 @@ import Testing
         #expect(config.autoCompaction == .off)
         #expect(config.logLevel == .info)
         #expect(config.walIO == .auto)
+        #expect(config.watchProgressNotifyIntervalNanoseconds == 600_000_000_000)
+        #expect(config.leaseCheckpointsEnabled)
+        #expect(config.leaseCheckpointIntervalNanoseconds == 300_000_000_000)
     }
 
     @Test func derivedValues() throws {

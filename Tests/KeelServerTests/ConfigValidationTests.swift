@@ -63,6 +63,23 @@ import Testing
         #expect(parseError(["--max-txn-ops=0"])?.message == "--max-txn-ops must be >0 (set to 0)")
     }
 
+    @Test func durationsAreGoDurationsAboveZero() throws {
+        #expect(parseError(["--experimental-watch-progress-notify-interval=abc"])
+            == .syntax("invalid value \"abc\" for flag -experimental-watch-progress-notify-interval: parse error"))
+        #expect(parseError(["--lease-checkpoint-interval=5"])
+            == .syntax("invalid value \"5\" for flag -lease-checkpoint-interval: parse error"))
+        #expect(parseError(["--experimental-watch-progress-notify-interval=0"])?.message
+            == "--experimental-watch-progress-notify-interval must be >0 (set to 0s)")
+        #expect(parseError(["--lease-checkpoint-interval=-1m"])?.message == "--lease-checkpoint-interval must be >0 (set to -1m0s)")
+        let config = try run(["--experimental-watch-progress-notify-interval=1.5s", "--lease-checkpoint-interval", "2m",
+                              "--experimental-enable-lease-checkpoint=false"])
+        #expect(config.watchProgressNotifyIntervalNanoseconds == 1_500_000_000)
+        #expect(config.leaseCheckpointIntervalNanoseconds == 120_000_000_000)
+        #expect(!config.leaseCheckpointsEnabled)
+        let fromEnvironment = try run([], environment: ["ETCD_EXPERIMENTAL_WATCH_PROGRESS_NOTIFY_INTERVAL": "250ms"])
+        #expect(fromEnvironment.watchProgressNotifyIntervalNanoseconds == 250_000_000)
+    }
+
     @Test func enumValuesListTheAccepted() {
         #expect(parseError(["--log-level=verbose"])?.message
             == "unknown --log-level \"verbose\" (accepted: debug, info, warn, error, panic, fatal)")

@@ -47,6 +47,37 @@ import Testing
         }
     }
 
+    /// /debug/latency after writes and reads: every stage a one-member write and read passes
+    /// through has counted them, quantiles are ordered, and reset=true starts over.
+    @Test func debugLatencyShowsEveryStage() throws {
+        let keel = try KeelProcess()
+        for i in 0..<20 { #expect(keel.etcdctl(["put", "k\(i)", "v"]).output == "OK\n") }
+        for _ in 0..<10 { #expect(keel.etcdctl(["get", "k", "--prefix", "--keys-only"]).exitStatus == 0) }
+        #expect(keel.etcdctl(["get", "k1", "--consistency=s"]).output == "k1\nv\n")
+        let parsed = try JSONSerialization.jsonObject(with: Data(keel.curl("/debug/latency?reset=true").output.utf8))
+        let stages = try #require((parsed as? [String: Any])?["stages"] as? [[String: Any]])
+        var counts: [String: Int] = [:]
+        for stage in stages {
+            let name = try #require(stage["stage"] as? String)
+            counts[name] = (stage["count"] as? NSNumber)?.intValue
+            let figures = ["p50Microseconds", "p90Microseconds", "p99Microseconds", "p999Microseconds", "maxMicroseconds"]
+                .map { (stage[$0] as? NSNumber)?.doubleValue ?? -1 }
+            #expect(figures.allSatisfy { $0 >= 0 } && figures == figures.sorted(), "\(name): \(figures)")
+        }
+        for name in ["proposal_wait", "write_total"] { #expect(counts[name] ?? 0 >= 20, "\(name): \(counts)") }
+        for name in ["wal_write_fsync", "apply_queue", "apply_wal_wait", "apply"] { #expect(counts[name] ?? 0 >= 1, "\(name): \(counts)") }
+        // 10 linearizable gets wait for a read index; those and the serializable one walk the index.
+        #expect(counts["read_index_wait"] ?? 0 >= 10 && counts["index_lookup"] ?? 0 >= 11 && counts["backend_read"] ?? 0 >= 11, "\(counts)")
+        // One member: nothing is replicated.
+        #expect(counts["replication"] == 0)
+        let metrics = keel.curl("/metrics").output
+        #expect(metrics.contains(#"keel_stage_duration_seconds_count{stage="write_total"}"#))
+        // The reset happened after the answer above.
+        let after = try JSONSerialization.jsonObject(with: Data(keel.curl("/debug/latency").output.utf8))
+        let proposalWait = ((after as? [String: Any])?["stages"] as? [[String: Any]])?.first { $0["stage"] as? String == "proposal_wait" }
+        #expect((proposalWait?["count"] as? NSNumber)?.intValue == 0, "\(String(describing: proposalWait))")
+    }
+
     private func object(_ outcome: Subprocess.Outcome) throws -> [String: Any] {
         let parsed = try JSONSerialization.jsonObject(with: Data(outcome.output.utf8))
         return try #require(parsed as? [String: Any], "\(outcome.output)")

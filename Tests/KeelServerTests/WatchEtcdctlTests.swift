@@ -128,6 +128,22 @@ import Testing
         #expect((results[2]["header"] as? [String: Any])?["revision"] as? String == String(start + 2))
     }
 
+    /// --experimental-watch-progress-notify-interval: a progress_notify watcher that sees no
+    /// event hears the current revision about once an interval (etcdctl 3.4 cannot ask for
+    /// progress notifications, so curl on the gateway does).
+    @Test func progressNotifyIntervalFlag() throws {
+        let keel = try KeelProcess(["--experimental-watch-progress-notify-interval=500ms"])
+        #expect(keel.etcdctl(["put", "p", "1"]).output == "OK\n")  // revision 2
+        // "q" = cQ==: a key nobody writes.
+        let curl = try WatchCommand(keel, curl: #"{"create_request":{"key":"cQ==","progress_notify":true}}"#)
+        let output = curl.waitForOutput(count: 3, of: #""revision":"2""#)
+        let progress = output.split(separator: "\n").filter { !$0.contains(#""created":true"#) }
+        #expect(progress.count >= 2, "\(output)")
+        for line in progress {
+            #expect(line.contains(#""revision":"2""#) && !line.contains("events"), "\(line)")
+        }
+    }
+
     // MARK: Helpers
 
     private func render(_ events: [(op: String, key: String, value: String)]) -> String {

@@ -9,6 +9,8 @@ struct FlagDefinition: Sendable {
         case unsigned
         /// A signed integer read as Go's `strconv.ParseInt(s, 0, 64)` reads it.
         case signed
+        /// A Go `time.Duration` ("300ms", "1m30s"), read as `time.ParseDuration` reads it.
+        case duration
         /// A comma-separated URL list, sorted and de-duplicated; "" keeps the current list.
         case urls
         /// One of a fixed set; anything else is refused while the flag is set.
@@ -29,7 +31,8 @@ struct FlagDefinition: Sendable {
 }
 
 /// Every flag `keel` defines, in help order. Defaults are etcd 3.5's, except `--data-dir`
-/// (empty here, resolved to "<name>.keel") and Keel's own `--wal-io`.
+/// (empty here, resolved to "<name>.keel"), `--experimental-enable-lease-checkpoint` (on here) and
+/// Keel's own `--wal-io` and `--lease-checkpoint-interval`.
 enum FlagTable {
     static let all: [FlagDefinition] = [
         .init(name: "name", kind: .string, defaultValue: "default", usage: "Human-readable name of this member."),
@@ -50,6 +53,9 @@ enum FlagTable {
         .init(name: "max-txn-ops", kind: .unsigned, defaultValue: "128", usage: "Most operations allowed in one transaction."),
         .init(name: "auto-compaction-mode", kind: .string, defaultValue: "periodic", usage: "How auto-compaction-retention is read: periodic (time) or revision (count)."),
         .init(name: "auto-compaction-retention", kind: .string, defaultValue: "0", usage: "History kept by auto compaction: hours or a duration (\"30m\") when periodic, revisions when revision; 0 turns it off."),
+        .init(name: "experimental-enable-lease-checkpoint", kind: .bool, defaultValue: "true", usage: "Have the leader checkpoint remaining lease TTLs through the log, so a restart or leader change does not renew leases (on by default in Keel, off in etcd 3.5)."),
+        .init(name: "experimental-watch-progress-notify-interval", kind: .duration, defaultValue: "10m0s", usage: "How often a watcher that asked for progress notifications and saw no event hears the current revision."),
+        .init(name: "lease-checkpoint-interval", kind: .duration, defaultValue: "5m0s", usage: "How often the leader checkpoints a lease's remaining TTL (Keel's own; etcd fixes it at 5m)."),
         .init(name: "log-level", kind: .string, defaultValue: "info", usage: "Lowest level logged: debug, info, warn, error, panic or fatal."),
         .init(name: "logger", kind: .string, defaultValue: "zap", usage: "Log format; only 'zap' (JSON lines on stderr)."),
         .init(name: "enable-v2", kind: .bool, defaultValue: "false", usage: "Serve the v2 API; Keel accepts only false."),

@@ -38,6 +38,10 @@ struct FlagValues: Sendable {
         case .signed:
             if case .failure(let error) = GoNumbers.parseSigned(raw) { return error.description }
             text[flag.name] = raw
+        case .duration:
+            // Go's flag package reports any duration it cannot read as "parse error".
+            guard case .success = GoDuration.parse(raw) else { return "parse error" }
+            text[flag.name] = raw
         case .urls:
             // etcd lets "" through and keeps the list it had (its URL flags list "" as allowed).
             if !raw.isEmpty {

@@ -40,6 +40,8 @@ extension ServerConfiguration {
                                                fields: [.int("given-snapshot-count", 0), .int("updated-snapshot-count", defaultSnapshotCount)]))
         }
         let walDirectory = values["wal-dir"]
+        let progressInterval = try positiveDuration(values, "experimental-watch-progress-notify-interval")
+        let checkpointInterval = try positiveDuration(values, "lease-checkpoint-interval")
         return ServerConfiguration(
             name: name, dataDirectory: dataDirectory, dedicatedWALDirectory: walDirectory.isEmpty ? nil : walDirectory,
             listenClientURLs: urls.listenClient, advertiseClientURLs: urls.advertiseClient,
@@ -47,7 +49,10 @@ extension ServerConfiguration {
             initialCluster: cluster, initialClusterState: state, initialClusterToken: values["initial-cluster-token"],
             snapshotCount: snapshotCount, heartbeatIntervalMilliseconds: heartbeat, electionTimeoutMilliseconds: election,
             quotaBackendBytesFlag: signed(values, "quota-backend-bytes"), maxRequestBytes: maxRequestBytes, maxTxnOps: maxTxnOps,
-            autoCompaction: autoCompaction, logLevel: logLevel, walIO: walIO, notices: notices)
+            autoCompaction: autoCompaction, logLevel: logLevel, walIO: walIO,
+            watchProgressNotifyIntervalNanoseconds: progressInterval,
+            leaseCheckpointsEnabled: values["experimental-enable-lease-checkpoint"] == "true",
+            leaseCheckpointIntervalNanoseconds: checkpointInterval, notices: notices)
     }
 
     private static func readLogging(_ values: FlagValues) throws(ConfigurationError) -> LogLevel {
@@ -101,6 +106,15 @@ extension ServerConfiguration {
             preconditionFailure("--\(flag) was stored without being checked")
         }
         return value
+    }
+
+    /// A duration flag that must be > 0; the refusal names the value as Go prints durations.
+    private static func positiveDuration(_ values: FlagValues, _ flag: String) throws(ConfigurationError) -> Int64 {
+        guard case .success(let nanoseconds) = GoDuration.parse(values[flag]) else {
+            preconditionFailure("--\(flag) was stored without being checked")
+        }
+        if nanoseconds <= 0 { throw .invalid("--\(flag) must be >0 (set to \(GoDuration.format(nanoseconds: nanoseconds)))") }
+        return nanoseconds
     }
 
     private static func positive(_ values: FlagValues, _ flag: String) throws(ConfigurationError) -> UInt64 {

@@ -43,6 +43,12 @@ public struct ServerConfiguration: Sendable {
     public var autoCompaction: AutoCompaction
     public var logLevel: LogLevel
     public var walIO: WALIOMode
+    /// --experimental-watch-progress-notify-interval, > 0.
+    public var watchProgressNotifyIntervalNanoseconds: Int64
+    /// --experimental-enable-lease-checkpoint.
+    public var leaseCheckpointsEnabled: Bool
+    /// --lease-checkpoint-interval, > 0.
+    public var leaseCheckpointIntervalNanoseconds: Int64
     /// Events for the node to log at start, in the order etcd would log them.
     public var notices: [ConfigurationNotice]
 

@@ -21,6 +21,8 @@ import NIOHTTP1
 /// - `GET /version`: `{"etcdserver":"3.5.x","etcdcluster":"3.5.0"}`, the cluster version
 ///   "not_decided" until there is one.
 /// - `/metrics`: the registry in Prometheus text format 0.0.4.
+/// - `GET /debug/latency[?reset=true]`: Keel's own, the built-in latency harness as JSON
+///   (`StageLatencies.json()`); with `reset=true` the stages start over after this answer.
 /// - `OPTIONS` anything: 200 with no body; every answer carries etcd's CORS headers when the
 ///   origin is allowed (etcd's default `--cors` is `*`).
 /// - Anything else: Go's `404 page not found`.
@@ -74,6 +76,11 @@ public final class GatewayResponder: HTTP1Responder {
                 HTTP1Response(
                     status: .ok, headers: ["content-type": MetricsRegistry.contentType],
                     body: ByteBuffer(string: metrics.registry.exposition())))
+        case "/debug/latency":
+            guard request.head.method == .GET else { return withCORS.succeed(Self.methodNotAllowed(allow: "GET")) }
+            let body = metrics.stages.json()
+            if query.split(separator: "&").contains("reset=true") { metrics.stages.reset() }
+            withCORS.succeed(HTTP1Response(status: .ok, headers: ["content-type": "application/json"], body: ByteBuffer(string: body)))
         default:
             if path.hasPrefix("/v3/") {
                 serveGateway(path, request, on: eventLoop, promise: withCORS)

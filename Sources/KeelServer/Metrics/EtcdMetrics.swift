@@ -42,6 +42,8 @@ public struct EtcdMetrics: Sendable {
     public let clusterVersion: GaugeVec
 
     public let grpc: GRPCServerMetrics
+    /// Keel's own: the built-in latency harness (keel_stage_duration_seconds, /debug/latency).
+    public let stages: StageLatencies
 
     /// Declares every metric in `registry` (which must not hold any of these names yet),
     /// including client_golang's process collector figures read from /proc at scrape time.
@@ -96,6 +98,7 @@ public struct EtcdMetrics: Sendable {
             help: "Which version is running. 1 for 'cluster_version' label with current cluster version",
             labelNames: ["cluster_version"])
         grpc = GRPCServerMetrics(registry: registry)
+        stages = StageLatencies(registry: registry)
         Self.registerProcessMetrics(registry)
     }
 

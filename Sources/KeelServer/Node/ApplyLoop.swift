@@ -13,6 +13,8 @@ struct ApplyTask: Sendable {
     var ticket: WAL.Ticket?
     var entries: [Entry]
     var reads: [(index: KeelRaft.LogIndex, ids: [UInt64])]
+    /// When the raft loop handed the task over (`MonotonicClock`).
+    var handedOver: UInt64
 }
 
 /// Carries out one committed entry against the key space.
@@ -57,6 +59,7 @@ final class ApplyLoop: @unchecked Sendable {
     private let applier: any EntryApplier
     private let readWaiters: Waiters<ReadIndexOutcome>
     private let snapshotCount: UInt64
+    private let stages: StageLatencies
     private let fatal: @Sendable (String) -> Void
     /// Set before `start`: tells the raft loop of a snapshot.
     var snapshotTaken: (@Sendable (KeelRaft.LogIndex, KeelRaft.Term) -> Void)?
@@ -66,12 +69,13 @@ final class ApplyLoop: @unchecked Sendable {
     private var thread: OSThread?
 
     init(keySpace: KeySpace, wal: WAL, applier: any EntryApplier, readWaiters: Waiters<ReadIndexOutcome>,
-         snapshotIndex: UInt64, snapshotCount: UInt64, fatal: @escaping @Sendable (String) -> Void) {
+         snapshotIndex: UInt64, snapshotCount: UInt64, stages: StageLatencies, fatal: @escaping @Sendable (String) -> Void) {
         self.keySpace = keySpace
         self.wal = wal
         self.applier = applier
         self.readWaiters = readWaiters
         self.snapshotCount = max(snapshotCount, 1)
+        self.stages = stages
         self.fatal = fatal
         applied = keySpace.store.consistentIndex
         appliedIndex = Atomic(applied.index)
@@ -114,9 +118,13 @@ final class ApplyLoop: @unchecked Sendable {
     }
 
     private func applyBatch(_ tasks: [ApplyTask]) throws(StorageError) {
+        let taken = MonotonicClock.nanoseconds()
+        for task in tasks { stages.applyQueue.record(since: task.handedOver, now: taken) }
         if let ticket = tasks.last(where: { $0.ticket != nil })?.ticket {
             do throws(WALError) { try wal.wait(for: ticket) } catch { fatal("the raft log failed: \(error)") }
+            stages.applyWALWait.record(since: taken, now: MonotonicClock.nanoseconds())
         }
+        let applying = MonotonicClock.nanoseconds()
         var answers: [@Sendable () -> Void] = []
         keySpace.beginBatch()
         for task in tasks {
@@ -127,6 +135,7 @@ final class ApplyLoop: @unchecked Sendable {
             pendingReads += task.reads
         }
         keySpace.endBatch()
+        stages.apply.record(since: applying, now: MonotonicClock.nanoseconds())
         appliedIndex.store(applied.index, ordering: .releasing)
         for answer in answers { answer() }
         releaseReads()

@@ -44,7 +44,7 @@ extension KeelNode {
     func defragment() throws {
         apply.writerWanted.store(true, ordering: .relaxed)
         defer { apply.writerWanted.store(false, ordering: .relaxed) }
-        apply.submit(ApplyTask(ticket: nil, entries: [], reads: []))
+        apply.submit(ApplyTask(ticket: nil, entries: [], reads: [], handedOver: MonotonicClock.nanoseconds()))
         let started = MonotonicClock.nanoseconds()
         let before = database.fileBytes
         do {

@@ -30,6 +30,8 @@ public final class KeelNode: Sendable {
     let wal: WAL
     let alarms: AlarmTable
     let logger: ServerLogger
+    /// The built-in latency harness.
+    let stages: StageLatencies
     /// Promotes and demotes the lessor with raft leadership.
     let leaseLeadership: LeaseExpiryLeadership
     /// Catches lagging watchers up and sends progress notifications.
@@ -42,8 +44,9 @@ public final class KeelNode: Sendable {
     private init(options: NodeOptions, database: Database, keySpace: KeySpace, membership: ClusterMembership,
                  memberID: UInt64, raft: RaftLoop, apply: ApplyLoop, proposals: Waiters<AppliedOutcome>,
                  reads: Waiters<ReadIndexOutcome>, wal: WAL, alarms: AlarmTable, logger: ServerLogger,
-                 leaseLeadership: LeaseExpiryLeadership) {
+                 leaseLeadership: LeaseExpiryLeadership, stages: StageLatencies) {
         self.leaseLeadership = leaseLeadership
+        self.stages = stages
         self.wal = wal
         self.alarms = alarms
         self.name = options.name
@@ -80,12 +83,20 @@ public final class KeelNode: Sendable {
             storage.backend = options.walIO
             database = try Database.open(path: options.backendPath, options: storage)
             let electionNanoseconds = Int64(options.electionMilliseconds) * 1_000_000
-            var keySpaceOptions = KeySpaceOptions(
-                lessor: LessorConfig(minTTLSeconds: LessorConfig.minTTLSeconds(electionTimeoutNanoseconds: electionNanoseconds)))
+            var lessor = LessorConfig(minTTLSeconds: LessorConfig.minTTLSeconds(electionTimeoutNanoseconds: electionNanoseconds))
+            lessor.checkpointsEnabled = options.leaseCheckpointsEnabled
+            lessor.checkpointIntervalNanoseconds = options.leaseCheckpointIntervalNanoseconds
+            var keySpaceOptions = KeySpaceOptions(lessor: lessor)
             keySpaceOptions.watch.progressIntervalNanoseconds = options.watchProgressNotifyIntervalNanoseconds
-            if let observer = observers.backendCommit {
-                keySpaceOptions.store.clock = { MonotonicClock.nanoseconds() }
-                keySpaceOptions.store.commitObserver = observer
+            let stages = observers.stages
+            keySpaceOptions.store.clock = { MonotonicClock.nanoseconds() }
+            keySpaceOptions.store.commitObserver = { [external = observers.backendCommit] nanoseconds in
+                stages.backendCommit.record(nanoseconds: nanoseconds)
+                external?(nanoseconds)
+            }
+            keySpaceOptions.store.rangeObserver = { index, read in
+                stages.indexLookup.record(nanoseconds: index)
+                stages.backendRead.record(nanoseconds: read)
             }
             keySpace = try KeySpace(database: database, options: keySpaceOptions)
         } catch {
@@ -112,9 +123,11 @@ public final class KeelNode: Sendable {
         var walOptions = WALOptions()
         walOptions.backend = options.walIO
         walOptions.log = { line in logger.warn("wal: " + line) }
-        if let observer = observers.walSync {
-            walOptions.clock = { MonotonicClock.nanoseconds() }
-            walOptions.syncObserver = observer
+        let stages = observers.stages
+        walOptions.clock = { MonotonicClock.nanoseconds() }
+        walOptions.syncObserver = { [external = observers.walSync] nanoseconds in
+            stages.walWriteFsync.record(nanoseconds: nanoseconds)
+            external?(nanoseconds)
         }
         let log: RaftLogStore
         do throws(WALError) {
@@ -138,11 +151,12 @@ public final class KeelNode: Sendable {
         let alarms = AlarmTable(database: database)
         let applier = ProposalApplier(keySpace: keySpace, waiters: proposals, alarms: alarms)
         let apply = ApplyLoop(keySpace: keySpace, wal: log.wal, applier: applier, readWaiters: reads,
-                              snapshotIndex: log.snapshotIndex.rawValue, snapshotCount: options.snapshotCount, fatal: fatal)
+                              snapshotIndex: log.snapshotIndex.rawValue, snapshotCount: options.snapshotCount,
+                              stages: stages, fatal: fatal)
         let raft = RaftLoop(
             node: RawNode(config: config, storage: log.memory), log: log,
             tickNanoseconds: options.heartbeatMilliseconds * 1_000_000, apply: apply,
-            snapshotKeepEntries: options.snapshotCatchUpEntries,
+            snapshotKeepEntries: options.snapshotCatchUpEntries, stages: stages,
             refused: { ids, isRead in
                 if isRead {
                     for id in ids { reads.complete(id, with: .refused) }
@@ -158,7 +172,7 @@ public final class KeelNode: Sendable {
         raft.onLeadership = { isLeader, lastIndex in leaseLeadership.leadershipChanged(isLeader: isLeader, lastIndex: lastIndex) }
         let node = KeelNode(options: options, database: database, keySpace: keySpace, membership: membership, memberID: memberID,
                             raft: raft, apply: apply, proposals: proposals, reads: reads, wal: log.wal, alarms: alarms,
-                            logger: logger, leaseLeadership: leaseLeadership)
+                            logger: logger, leaseLeadership: leaseLeadership, stages: stages)
         apply.start()
         node.watchSync.start()
         raft.start(campaign: voters == [NodeID(memberID)])
@@ -175,6 +189,7 @@ public final class KeelNode: Sendable {
             promise.succeed(.failed(.stopped))
             return promise.futureResult
         }
+        let arrived = MonotonicClock.nanoseconds()
         let id = requestIDs.make()
         let data = Proposal(id: id, request: request).encoded()
         guard data.count <= options.limits.maxRequestBytes else {
@@ -182,12 +197,13 @@ public final class KeelNode: Sendable {
             return promise.futureResult
         }
         proposals.register(id) { [self] outcome in
+            stages.writeTotal.record(since: arrived, now: MonotonicClock.nanoseconds())
             if case .failed(let error) = outcome, [.timeout, .noLeader, .stopped].contains(error) {
                 failedProposals.add(1, ordering: .relaxed)
             }
             promise.succeed(outcome)
         }
-        send(.propose(data: data, id: id), waitingIn: proposals, id: id, until: promise.futureResult,
+        send(.propose(data: data, id: id, arrived: arrived), waitingIn: proposals, id: id, until: promise.futureResult,
              timedOut: .failed(.timeout), refused: .failed(.stopped))
         return promise.futureResult
     }
@@ -197,7 +213,11 @@ public final class KeelNode: Sendable {
     func readIndex(on eventLoop: any EventLoop) -> EventLoopFuture<ReadIndexOutcome> {
         let promise = eventLoop.makePromise(of: ReadIndexOutcome.self)
         let id = requestIDs.make()
-        reads.register(id) { outcome in promise.succeed(outcome) }
+        let arrived = MonotonicClock.nanoseconds()
+        reads.register(id) { [stages] outcome in
+            stages.readIndexWait.record(since: arrived, now: MonotonicClock.nanoseconds())
+            promise.succeed(outcome)
+        }
         send(.readIndex(id: id), waitingIn: reads, id: id, until: promise.futureResult, timedOut: .refused, refused: .refused)
         return promise.futureResult
     }

@@ -29,6 +29,9 @@ public struct NodeOptions: Sendable {
     /// How often a progress_notify watcher that saw no event hears the current revision
     /// (etcd's progress report interval: 10 minutes; its tests shorten it, and so may ours).
     public var watchProgressNotifyIntervalNanoseconds: Int64 = 600 * 1_000_000_000
+    /// Whether the leader checkpoints remaining lease TTLs, and how often.
+    public var leaseCheckpointsEnabled = true
+    public var leaseCheckpointIntervalNanoseconds: Int64 = 300 * 1_000_000_000
     /// Wall-clock milliseconds since 1970, the time base of request ids.
     public var unixMilliseconds: UInt64 = 0
 
@@ -50,5 +53,8 @@ public struct NodeOptions: Sendable {
 public struct NodeObservers: Sendable {
     public var walSync: (@Sendable (UInt64) -> Void)?
     public var backendCommit: (@Sendable (UInt64) -> Void)?
+    /// Where every stage of the write and read paths is timed (the built-in latency harness);
+    /// by default one of the node's own, seen by nobody.
+    public var stages = StageLatencies(registry: MetricsRegistry())
     public init() {}
 }

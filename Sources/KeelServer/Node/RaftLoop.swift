@@ -5,8 +5,9 @@ import Synchronization
 
 /// What the raft loop is asked to do, from any thread.
 enum RaftInput: Sendable {
-    /// A client write, encoded; `id` is its waiter, failed if raft refuses the proposal.
-    case propose(data: [UInt8], id: UInt64)
+    /// A client write, encoded; `id` is its waiter, failed if raft refuses the proposal;
+    /// `arrived` is when the node took it (`MonotonicClock`).
+    case propose(data: [UInt8], id: UInt64, arrived: UInt64)
     /// A linearizable read waiting for a read index; `id` is its read waiter.
     case readIndex(id: UInt64)
     /// The B+tree durably holds every entry through `index`: record a snapshot there.
@@ -41,6 +42,7 @@ final class RaftLoop: @unchecked Sendable {
     private let tickNanoseconds: UInt64
     private let apply: ApplyLoop
     private let snapshotKeepEntries: UInt64
+    private let stages: StageLatencies
     /// Called for a proposal raft refused, and for reads whose read index was refused.
     private let refused: @Sendable (_ ids: [UInt64], _ reads: Bool) -> Void
     private let fatal: @Sendable (String) -> Void
@@ -56,13 +58,14 @@ final class RaftLoop: @unchecked Sendable {
     var onLeadership: (@Sendable (_ isLeader: Bool, _ lastIndex: UInt64) -> Void)?
 
     init(node: RawNode, log: RaftLogStore, tickNanoseconds: UInt64, apply: ApplyLoop, snapshotKeepEntries: UInt64,
-         refused: @escaping @Sendable ([UInt64], Bool) -> Void, fatal: @escaping @Sendable (String) -> Void,
+         stages: StageLatencies, refused: @escaping @Sendable ([UInt64], Bool) -> Void, fatal: @escaping @Sendable (String) -> Void,
          onEvent: @escaping @Sendable (String, [(String, String)]) -> Void) {
         self.node = node
         self.log = log
         self.tickNanoseconds = tickNanoseconds
         self.apply = apply
         self.snapshotKeepEntries = snapshotKeepEntries
+        self.stages = stages
         self.refused = refused
         self.fatal = fatal
         self.onEvent = onEvent
@@ -105,11 +108,13 @@ final class RaftLoop: @unchecked Sendable {
         var proposals: [[UInt8]] = []
         var proposalIDs: [UInt64] = []
         var reads: [UInt64] = []
+        let now = MonotonicClock.nanoseconds()
         for input in inputs {
             switch input {
-            case .propose(let data, let id):
+            case .propose(let data, let id, let arrived):
                 proposals.append(data)
                 proposalIDs.append(id)
+                stages.proposalWait.record(since: arrived, now: now)
             case .readIndex(let id): reads.append(id)
             case .snapshotTaken(let index, let term): recordSnapshot(index: index, term: term)
             case .transferLeader(let member): node.transferLeader(to: member)
@@ -168,7 +173,8 @@ final class RaftLoop: @unchecked Sendable {
             if let ids = readContexts.removeValue(forKey: Self.number(readState.context)) { reads.append((readState.index, ids)) }
         }
         if !ready.committedEntries.isEmpty || !reads.isEmpty {
-            apply.submit(ApplyTask(ticket: lastTicket, entries: ready.committedEntries, reads: reads))
+            apply.submit(ApplyTask(ticket: lastTicket, entries: ready.committedEntries, reads: reads,
+                                   handedOver: MonotonicClock.nanoseconds()))
         }
         node.advance(ready)
     }

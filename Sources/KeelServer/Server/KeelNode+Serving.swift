@@ -24,6 +24,9 @@ extension NodeOptions {
         case .uring: .uring
         case .sync: .sync
         }
+        watchProgressNotifyIntervalNanoseconds = configuration.watchProgressNotifyIntervalNanoseconds
+        leaseCheckpointsEnabled = configuration.leaseCheckpointsEnabled
+        leaseCheckpointIntervalNanoseconds = configuration.leaseCheckpointIntervalNanoseconds
         limits = RequestLimits(maxRequestBytes: Int(configuration.maxRequestBytes), maxTxnOps: Int(configuration.maxTxnOps))
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)

@@ -36,6 +36,7 @@ public final class ServerHost: Sendable {
         logger.log(configuration.notices)
         let metrics = EtcdMetrics()
         var observers = NodeObservers()
+        observers.stages = metrics.stages
         observers.walSync = { [histogram = metrics.walFsyncDuration] nanoseconds in histogram.observe(Double(nanoseconds) / 1e9) }
         observers.backendCommit = { [histogram = metrics.backendCommitDuration] nanoseconds in
             histogram.observe(Double(nanoseconds) / 1e9)

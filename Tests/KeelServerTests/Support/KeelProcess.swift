@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
 import KeelTestSupport
 
 /// A real `keel` process on free loopback ports, with its data in a temporary directory, for
@@ -27,8 +28,10 @@ final class KeelProcess: @unchecked Sendable {
         try start()
     }
 
-    /// The built `keel` next to the test bundle (swift build puts every product there).
+    /// The built `keel` next to the test bundle (swift build puts every product there), or the
+    /// one `KEEL_BINARY` names (a release build, for the full-size stress runs).
     static var binaryPath: String {
+        if let chosen = ProcessInfo.processInfo.environment["KEEL_BINARY"], !chosen.isEmpty { return chosen }
         var path = CommandLine.arguments[0]
         while !path.isEmpty {
             path = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
