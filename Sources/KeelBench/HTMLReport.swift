@@ -102,9 +102,11 @@ struct HTMLReport {
 
     private func timePlot(title: String, yTitle: String, points: [(Double, Double)]) -> SVGPlot {
         let seconds = max(Double(result.series.rows.count), 1)
-        let step = SVGPlot.tickStep(lower: 0, upper: seconds, count: 10)
+        // Whole seconds only: at most one tick per second.
+        let tickCount = max(1, min(10, Int(seconds)))
+        let step = SVGPlot.tickStep(lower: 0, upper: seconds, count: tickCount)
         let x = SVGPlot.Axis(title: "second", scale: .linear, lower: 0, upper: seconds,
-                             ticks: SVGPlot.linearTicks(lower: 0, upper: seconds, count: 10).map { ($0, SVGPlot.label($0, step: step)) })
+                             ticks: SVGPlot.linearTicks(lower: 0, upper: seconds, count: tickCount).map { ($0, SVGPlot.label($0, step: step)) })
         return SVGPlot(title: title, x: x, y: SVGPlot.linearAxis(title: yTitle, maximum: points.map(\.1).max() ?? 1),
                        series: [SVGPlot.Series(name: yTitle, color: "#1f77b4", points: points)])
     }

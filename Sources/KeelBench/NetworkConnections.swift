@@ -1,6 +1,9 @@
 import KeelAPI
 import NIOCore
 import NIOPosix
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The HTTP/2 connections of one network run, opened round robin over the endpoints on an
 /// event loop group sized to the connections (at most one thread per core).
@@ -30,10 +33,15 @@ final class NetworkConnections {
     /// NIO's connection errors list every address tried; the first underlying error (such as
     /// "connection refused") is what a user needs.
     private static func describe(_ error: any Error) -> String {
+        var underlying = error
         if let connection = error as? NIOConnectionError, let first = connection.connectionErrors.first {
-            return "\(first.error)"
+            underlying = first.error
         }
-        return "\(error)"
+        if let io = underlying as? IOError {
+            let reason = String(cString: strerror(io.errnoCode))
+            return io.errnoCode == ECONNREFUSED ? reason + " (is the server running there?)" : reason
+        }
+        return "\(underlying)"
     }
 
     func close() {

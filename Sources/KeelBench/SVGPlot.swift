@@ -50,7 +50,8 @@ struct SVGPlot {
 
     var rendered: String {
         let m = Self.margin
-        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(n(width)) \(n(height))\" width=\"\(n(width))\" "
+        // No xmlns: inside an HTML page the parser puts <svg> in the SVG namespace itself.
+        var svg = "<svg viewBox=\"0 0 \(n(width)) \(n(height))\" width=\"\(n(width))\" "
             + "height=\"\(n(height))\" font-family=\"sans-serif\" font-size=\"11\">\n"
         svg += "<text x=\"\(n(width / 2))\" y=\"16\" text-anchor=\"middle\" font-size=\"13\">\(HTMLReport.escape(title))</text>\n"
         for tick in x.ticks {
