@@ -1,3 +1,4 @@
+import Foundation
 import Histogram
 
 /// Latencies of one kind of operation, kept in microseconds in an HdrHistogram (3
@@ -29,10 +30,28 @@ struct LatencyRecorder: Sendable {
         LatencySummary(
             count: histogram.totalCount,
             p50Microseconds: histogram.valueAtPercentile(50),
+            p90Microseconds: histogram.valueAtPercentile(90),
             p99Microseconds: histogram.valueAtPercentile(99),
             p999Microseconds: histogram.valueAtPercentile(99.9),
             maxMicroseconds: histogram.max
         )
+    }
+
+    /// The latency curve as HdrHistogram plots it: (percentile, microseconds) at
+    /// `pointsPerDecade` points per decade of 1 / (1 − percentile / 100), from 0 up to the
+    /// percentile a single request stands for (1 − 1/count), then the maximum at 100.
+    func percentileCurve(pointsPerDecade: Int = 20) -> [(percentile: Double, microseconds: UInt64)] {
+        let count = histogram.totalCount
+        guard count > 0 else { return [] }
+        let decades = log10(Double(max(count, 10)))
+        var points: [(Double, UInt64)] = []
+        let steps = Int((decades * Double(pointsPerDecade)).rounded(.down))
+        for step in 0...steps {
+            let percentile = 100 * (1 - pow(10, -Double(step) / Double(pointsPerDecade)))
+            points.append((percentile, histogram.valueAtPercentile(percentile)))
+        }
+        points.append((100, histogram.max))
+        return points
     }
 }
 
@@ -40,6 +59,7 @@ struct LatencyRecorder: Sendable {
 struct LatencySummary: Sendable {
     var count: UInt64
     var p50Microseconds: UInt64
+    var p90Microseconds: UInt64
     var p99Microseconds: UInt64
     var p999Microseconds: UInt64
     var maxMicroseconds: UInt64
