@@ -53,6 +53,13 @@ public final class WatchHub: Sendable {
     /// Watchers waiting for `syncUnsynced`.
     public var unsyncedCount: Int { state.withLock { $0.unsynced.count } }
 
+    /// Open streams, their watchers, and the watchers that are behind (unsynced), read at once.
+    public var census: (streams: Int, watchers: Int, unsynced: Int) {
+        state.withLock { state in
+            (state.streams.count, state.streams.values.reduce(0) { $0 + $1.watchers.count }, state.unsynced.count)
+        }
+    }
+
     /// Opens a stream (one gRPC Watch call). `onReadable` is called, outside any lock and on
     /// whichever thread made the response, when the stream's queue goes from empty (or fully
     /// taken) to non-empty; the consumer then calls `take` until it returns nothing.

@@ -136,6 +136,16 @@ import Testing
         #expect(keel.etcdctl(["put", "p", "1"]).output == "OK\n")  // revision 2
         // "q" = cQ==: a key nobody writes.
         let curl = try WatchCommand(keel, curl: #"{"create_request":{"key":"cQ==","progress_notify":true}}"#)
+        // etcd's watch gauges count the stream and its watcher (sampled every 500 ms).
+        var gauges: [String] = []
+        for _ in 0..<100 {
+            gauges = keel.curl("/metrics").output.split(separator: "\n").map(String.init)
+                .filter { $0.hasPrefix("etcd_debugging_mvcc_watch") || $0.hasPrefix("etcd_debugging_mvcc_slow_watcher") }
+            if gauges.contains("etcd_debugging_mvcc_watcher_total 1") { break }
+            usleep(100_000)
+        }
+        #expect(gauges.sorted() == ["etcd_debugging_mvcc_slow_watcher_total 0", "etcd_debugging_mvcc_watch_stream_total 1",
+                                    "etcd_debugging_mvcc_watcher_total 1"], "\(gauges)")
         let output = curl.waitForOutput(count: 3, of: #""revision":"2""#)
         let progress = output.split(separator: "\n").filter { !$0.contains(#""created":true"#) }
         #expect(progress.count >= 2, "\(output)")

@@ -33,6 +33,11 @@ public struct EtcdMetrics: Sendable {
     public let deletes: Counter
     public let ranges: Counter
     public let txns: Counter
+    /// etcd_debugging_mvcc_watch_stream_total, _watcher_total and _slow_watcher_total: open
+    /// watch streams, their watchers, and the watchers behind (read at scrape time).
+    public let watchStreams: Gauge
+    public let watchers: Gauge
+    public let slowWatchers: Gauge
 
     /// etcd_server_id{server_id}: 1 for this member's id (lowercase hex, no padding).
     public let serverID: GaugeVec
@@ -87,6 +92,9 @@ public struct EtcdMetrics: Sendable {
         deletes = registry.counter("etcd_mvcc_delete_total", help: "Total number of deletes seen by this member.")
         ranges = registry.counter("etcd_mvcc_range_total", help: "Total number of ranges seen by this member.")
         txns = registry.counter("etcd_mvcc_txn_total", help: "Total number of txns seen by this member.")
+        watchStreams = registry.gauge("etcd_debugging_mvcc_watch_stream_total", help: "Total number of watch streams.")
+        watchers = registry.gauge("etcd_debugging_mvcc_watcher_total", help: "Total number of watchers.")
+        slowWatchers = registry.gauge("etcd_debugging_mvcc_slow_watcher_total", help: "Total number of unsynced slow watchers.")
         serverID = registry.gauge(
             "etcd_server_id", help: "Server or member ID in hexadecimal format. 1 for 'server_id' label with current ID.",
             labelNames: ["server_id"])

@@ -87,6 +87,10 @@ extension KeelNode {
         metrics.proposalsCommitted.set(Double(raft.state.commitIndex.load(ordering: .relaxed)))
         metrics.proposalsApplied.set(Double(apply.appliedIndex.load(ordering: .relaxed)))
         metrics.proposalsPending.set(Double(proposals.count))
+        let census = keySpace.watches.census
+        metrics.watchStreams.set(census.streams)
+        metrics.watchers.set(census.watchers)
+        metrics.slowWatchers.set(census.unsynced)
         // Counters catch up with the node's own counts (the sampler is the only writer).
         let changes = raft.state.leaderChanges.load(ordering: .relaxed)
         if changes > metrics.leaderChangesSeen.value { metrics.leaderChangesSeen.add(changes - metrics.leaderChangesSeen.value) }
