@@ -7,6 +7,7 @@ struct KeelBench: ParsableCommand {
         abstract: "Benchmarks of Keel's storage paths on this machine.",
         // --version also reports what the numbers depend on: allocator, io_uring, CRC32C.
         version: HostReport.current().versionText,
-        subcommands: [WALCommand.self, StorageCommand.self, RaftCommand.self, MVCCCommand.self, NetworkPutCommand.self]
+        subcommands: [WALCommand.self, StorageCommand.self, RaftCommand.self, MVCCCommand.self, NetworkPutCommand.self,
+                      FlameGraphCommand.self]
     )
 }
