@@ -9,6 +9,6 @@ struct KeelBench: ParsableCommand {
         version: HostReport.current().versionText,
         subcommands: [WALCommand.self, StorageCommand.self, RaftCommand.self, MVCCCommand.self, NetworkPutCommand.self, NetworkRangeCommand.self,
                       NetworkTxnPutCommand.self, NetworkTxnMixedCommand.self, NetworkWatchCommand.self,
-                      NetworkLeaseKeepAliveCommand.self]
+                      NetworkLeaseKeepAliveCommand.self, FlameGraphCommand.self]
     )
 }
