@@ -87,13 +87,18 @@ extension KVStore {
 
     /// etcd's checkRange along the path: a range's revision must be readable before the Txn.
     private func rangeRefusal(_ request: TxnRequest, _ path: TxnPath) -> MVCCRefusal? {
+        Self.rangeRefusal(request, path, currentRevision: revision, compactRevision: compactedRevision)
+    }
+
+    static func rangeRefusal(_ request: TxnRequest, _ path: TxnPath, currentRevision: Int64, compactRevision: Int64) -> MVCCRefusal? {
         for (position, op) in path.ops(request).enumerated() {
             switch op {
             case .range(let range):
-                if range.revision > revision { return .futureRevision }
-                if range.revision > 0 && range.revision < compactedRevision { return .compacted(compactRevision: compactedRevision) }
+                if range.revision > currentRevision { return .futureRevision }
+                if range.revision > 0 && range.revision < compactRevision { return .compacted(compactRevision: compactRevision) }
             case .txn(let inner):
-                if let refusal = rangeRefusal(inner, path.nested[position]!) { return refusal }
+                if let refusal = rangeRefusal(inner, path.nested[position]!, currentRevision: currentRevision,
+                                              compactRevision: compactRevision) { return refusal }
             case .put, .deleteRange:
                 continue
             }
@@ -101,16 +106,22 @@ extension KVStore {
         return nil
     }
 
-    /// etcd's applyCompare, before the Txn changed anything: every key of the range must pass;
-    /// no key compares a KeyValue of zeros, except for a value, which then fails.
+    /// etcd's applyCompare, before the Txn changed anything (the writer's view).
     func compareHolds(_ compare: Compare) -> Bool {
+        Self.compareHolds(compare, index: builder, atRevision: revision) { writerKeyValue($0) }
+    }
+
+    /// etcd's applyCompare over `index` at `atRevision`: every key of the range must pass; no
+    /// key compares a KeyValue of zeros, except for a value, which then fails.
+    static func compareHolds(_ compare: Compare, index: some RangeIndexReading, atRevision: Int64,
+                             row: (Revision) -> KeyValue) -> Bool {
         var found = false
         var holds = true
-        builder.forEach(from: compare.key, to: compare.rangeEnd.isEmpty ? nil : compare.rangeEnd, atRevision: revision) { _, modified, created, version in
+        index.forEach(from: compare.key, to: compare.rangeEnd.isEmpty ? nil : compare.rangeEnd, atRevision: atRevision) { _, modified, created, version in
             found = true
             let kv: KeyValue
             switch compare.target {
-            case .value, .lease: kv = writerKeyValue(modified)
+            case .value, .lease: kv = row(modified)
             case .version, .create, .mod:
                 kv = KeyValue(key: [], createRevision: created.main, modRevision: modified.main, version: version, value: [])
             }

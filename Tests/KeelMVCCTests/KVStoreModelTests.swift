@@ -272,14 +272,16 @@ struct RequestGenerator {
         return Compare(key: key(), rangeEnd: chance(25) ? end() : [], target, results.randomElement(using: &random)!)
     }
 
-    mutating func txn(current: Int64, compact: Int64, depth: Int = 0) -> TxnRequest {
+    /// A random Txn; `readOnly` ones have only ranges and read-only nested Txns.
+    mutating func txn(current: Int64, compact: Int64, depth: Int = 0, readOnly: Bool = false) -> TxnRequest {
         func ops(_ generator: inout RequestGenerator) -> [RequestOp] {
             (0..<Int.random(in: 0...3, using: &generator.random)).map { _ in
                 switch Int.random(in: 0..<(depth < 2 ? 4 : 3), using: &generator.random) {
                 case 0: .range(generator.range(current: current, compact: compact))
-                case 1: .put(generator.put())
-                case 2: .deleteRange(generator.delete())
-                default: .txn(generator.txn(current: current, compact: compact, depth: depth + 1))
+                case 1 where !readOnly: .put(generator.put())
+                case 2 where !readOnly: .deleteRange(generator.delete())
+                case 1, 2: .range(generator.range(current: current, compact: compact))
+                default: .txn(generator.txn(current: current, compact: compact, depth: depth + 1, readOnly: readOnly))
                 }
             }
         }
@@ -307,7 +309,7 @@ struct RequestGenerator {
         var model = KeySpaceModel(leases: StoreFixture.leases)
         /// What the model was after each applied entry: (revision, compact revision).
         var modelAt: [UInt64: (Int64, Int64)] = [0: (1, 0)]
-        var counts = (writes: 0, refused: 0, ranges: 0, crashes: 0, reopens: 0)
+        var counts = (writes: 0, refused: 0, ranges: 0, crashes: 0, reopens: 0, readOnlyTxns: 0)
 
         for step in 0..<operations {
             let context = "seed \(seed) step \(step)"
@@ -326,11 +328,16 @@ struct RequestGenerator {
                 #expect(applied.response == expected, "\(context) delete \(request)")
                 #expect(applied.events == (model.current > before ? model.events[Int(model.current)] : []), "\(context) events")
             } else if choice < 57 {
-                let request = generator.txn(current: model.current, compact: model.compactRevision)
+                let request = generator.txn(current: model.current, compact: model.compactRevision, readOnly: generator.chance(30))
+                // A Txn that writes nothing is served as a read (no log entry): it must answer
+                // what applying it answers.
+                let asRead = request.isReadOnly ? fixture.store.readOnlyTxn(request) : nil
+                if asRead != nil { counts.readOnlyTxns += 1 }
                 let before = model.current
                 let applied = try fixture.store.txn(request, applying: fixture.next())
                 let expected = model.txn(request)
                 #expect(applied.response == expected, "\(context) txn \(request)")
+                if let asRead { #expect(asRead == expected, "\(context) read-only txn \(request)") }
                 #expect(applied.events == (model.current > before ? model.events[Int(model.current)] : []), "\(context) events")
                 if case .failure = expected { counts.refused += 1 }
             } else if choice < 61 {
@@ -376,6 +383,7 @@ struct RequestGenerator {
             #expect(fixture.store.range(request) == model.range(request), "seed \(seed) final range at \(revision)")
         }
         print("KVStoreModelTests seed \(seed): revision \(model.current), compacted \(model.compactRevision), \(counts)")
+        #expect(counts.readOnlyTxns > 0, "seed \(seed): no read-only Txn was tried")
     }
 
     /// The watch engine's reads (events, previous) against the model.

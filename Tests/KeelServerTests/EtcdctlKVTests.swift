@@ -57,6 +57,35 @@ import Testing
         #expect(versions.output == "SUCCESS\n\nuser3\nfallback\n", "\(versions.output)")
     }
 
+    /// A Txn that only reads is served after a read index, as etcd serves it, not through the
+    /// log: no proposal is made, its answer is the current state, and its refusals are etcd's.
+    @Test func readOnlyTxnIsARead() throws {
+        let keel = try KeelProcess()
+        #expect(keel.etcdctl(["put", "a", "1"]).output == "OK\n")
+        #expect(keel.etcdctl(["put", "b", "2"]).output == "OK\n")  // revision 3
+        _ = keel.curl("/debug/latency?reset=true")
+        let read = keel.etcdctl(["txn", "-w", "json"], input: "value(\"a\") = \"1\"\n\nget a\nget b\n\nget b\n\n")
+        let object = try json(read)
+        #expect(object["succeeded"] as? Bool == true, "\(read.output)")
+        #expect(((object["header"] as? [String: Any])?["revision"] as? NSNumber)?.intValue == 3, "\(read.output)")
+        let responses = try #require(object["responses"] as? [[String: Any]], "\(read.output)")
+        #expect(responses.count == 2)
+        let failed = keel.etcdctl(["txn"], input: "value(\"a\") = \"9\"\n\nget a\n\nget b\n\n")
+        #expect(failed.output == "FAILURE\n\nb\n2\n", "\(failed.output)")
+        let future = keel.etcdctl(["txn"], input: "\nget a --rev=100\n\n\n")
+        #expect(future.exitStatus != 0 && future.output.contains("etcdserver: mvcc: required revision is a future revision"), "\(future.output)")
+        // Three read-only Txns: three read indexes, no proposal.
+        let stages = try JSONSerialization.jsonObject(with: Data(keel.curl("/debug/latency").output.utf8))
+        var counts: [String: Int] = [:]
+        for stage in (stages as? [String: Any])?["stages"] as? [[String: Any]] ?? [] {
+            counts[stage["stage"] as? String ?? ""] = (stage["count"] as? NSNumber)?.intValue
+        }
+        #expect(counts["proposal_wait"] == 0 && counts["read_index_wait"] == 3, "\(counts)")
+        // A write made just before is seen.
+        #expect(keel.etcdctl(["put", "a", "new"]).output == "OK\n")
+        #expect(keel.etcdctl(["txn"], input: "\nget a\n\n\n").output == "SUCCESS\n\na\nnew\n")
+    }
+
     @Test func revisionErrorsAndCompaction() throws {
         let keel = try KeelProcess()
         for i in 1...5 { #expect(keel.etcdctl(["put", "k", "v\(i)"]).output == "OK\n") }

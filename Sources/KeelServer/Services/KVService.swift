@@ -5,8 +5,9 @@ import NIOCore
 /// etcdserverpb.KV: Range, Put, DeleteRange, Txn, Compact.
 ///
 /// Requests are checked as etcd's gRPC layer checks them before anything is proposed. Writes
-/// go through raft (`KeelNode.propose`); a Range is served from the published key space on
-/// the event loop, after a read index unless it is serializable.
+/// go through raft (`KeelNode.propose`); a Range, and a Txn that writes nothing, are served
+/// from the published key space on the event loop, after a read index unless serializable
+/// (a Txn is when every op of both branches is a serializable Range, etcd's rule).
 struct KVService: Sendable {
     let node: KeelNode
     let metrics: EtcdMetrics
@@ -33,6 +34,8 @@ struct KVService: Sendable {
         }
         routes.unary(EtcdMethod.named("/etcdserverpb.KV/Txn")) { (request: Etcdserverpb_TxnRequest, context, promise: EventLoopPromise<Etcdserverpb_TxnResponse>) in
             if let status = KVRequestValidation.check(request, limits: node.options.limits) { return promise.fail(status) }
+            let txn = TxnRequest(request)
+            if txn.isReadOnly { return readOnlyTxn(txn, serializable: Self.isSerializable(request), context, promise) }
             write(.txn(request), context, promise) { outcome, header in
                 guard case .txn(let response) = outcome else { return nil }
                 metrics.txns.increment()
@@ -50,7 +53,7 @@ struct KVService: Sendable {
     private func range(_ request: Etcdserverpb_RangeRequest, _ context: RequestContext,
                        _ promise: EventLoopPromise<Etcdserverpb_RangeResponse>) {
         if let status = KVRequestValidation.check(request) { return promise.fail(status) }
-        let serve: @Sendable () -> Void = {
+        read(serializable: request.serializable, context, promise) {
             switch node.keySpace.store.range(RangeRequest(request)) {
             case .success(let response):
                 metrics.ranges.increment()
@@ -58,12 +61,38 @@ struct KVService: Sendable {
             case .failure(let refusal): promise.fail(EtcdError(refusal).status)
             }
         }
-        if request.serializable { return serve() }
+    }
+
+    private func readOnlyTxn(_ request: TxnRequest, serializable: Bool, _ context: RequestContext,
+                             _ promise: EventLoopPromise<Etcdserverpb_TxnResponse>) {
+        read(serializable: serializable, context, promise) {
+            switch node.keySpace.store.readOnlyTxn(request) {
+            case .success(let response):
+                metrics.txns.increment()
+                promise.succeed(Etcdserverpb_TxnResponse(response, header: node.header()))
+            case .failure(let refusal): promise.fail(EtcdError(refusal).status)
+            }
+        }
+    }
+
+    /// Runs `serve` at once when `serializable`, else once this member has applied everything
+    /// committed when the request arrived (a read index); fails `promise` if none comes.
+    private func read<Response>(serializable: Bool, _ context: RequestContext, _ promise: EventLoopPromise<Response>,
+                                serve: @escaping @Sendable () -> Void) {
+        if serializable { return serve() }
         node.readIndex(on: context.eventLoop).whenSuccess { outcome in
             switch outcome {
             case .applied: serve()
             case .refused: promise.fail(node.readRefusal.status)
             }
+        }
+    }
+
+    /// etcd's isTxnSerializable: every op of both branches is a serializable Range.
+    static func isSerializable(_ request: Etcdserverpb_TxnRequest) -> Bool {
+        (request.success + request.failure).allSatisfy { op in
+            if case .requestRange(let range) = op.request { return range.serializable }
+            return false
         }
     }
 
