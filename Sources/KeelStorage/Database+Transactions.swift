@@ -83,7 +83,7 @@ extension Database {
             throw error
         }
         do {
-            try writes.flush(to: &store.file)
+            try writes.flush(to: &store.file, freshFrom: meta.pageCount)
             try writeMeta(next)
         } catch {
             failure = .failed("\(error)")
@@ -346,8 +346,12 @@ struct PageWrites: ~Copyable {
         pages.append((page, start, Database.pageSize))
     }
 
-    /// Writes every page, then one fdatasync.
-    mutating func flush(to file: inout DurableFile) throws(IOError) {
+    /// Writes every page, then one fdatasync. Pages at or past `freshFrom` (the committed
+    /// page count: never written, so not in the page cache) are written one per call: the
+    /// kernel gives a page-cache folio the size of the write that creates it, and a large
+    /// folio makes every later one-page write to it, and its writeback, walk all of its
+    /// blocks (ext4's write_begin and writepages iterate a folio's buffer heads).
+    mutating func flush(to file: inout DurableFile, freshFrom: UInt64) throws(IOError) {
         guard !pages.isEmpty else { return }
         pages.sort { $0.page < $1.page }
         let vectors = UnsafeMutableBufferPointer<iovec>.allocate(capacity: pages.count)
@@ -355,7 +359,7 @@ struct PageWrites: ~Copyable {
         var count = 0
         var runStart = 0
         for i in 0...pages.count {
-            let joins = i > 0 && i < pages.count &&
+            let joins = i > 0 && i < pages.count && pages[i].page.rawValue < freshFrom &&
                 pages[i].page.rawValue == pages[i - 1].page.rawValue + UInt64(pages[i - 1].bytes / Database.pageSize)
             if !joins && count > 0 {
                 try Syscalls.pwritevAll(file.descriptor, UnsafeMutableBufferPointer(rebasing: vectors[0..<count]),
