@@ -53,7 +53,7 @@ struct FlameGraphSVG {
         });
         ]]></script>
         <rect x="0" y="0" width="100%" height="100%" fill="#f8f8f0"/>
-        <text id="title" x="\(widthPixels / 2)" y="24">\(Self.escaped(title))</text>
+        <text id="title" x="\(widthPixels / 2)" y="24">\(XMLText.escaped(title))</text>
 
         """
     }
@@ -61,11 +61,11 @@ struct FlameGraphSVG {
     private func element(_ frame: FlameGraphLayout.Frame, x: Double, y: Int, width: Double, total: Int) -> String {
         let percent = Double(frame.samples) * 100 / Double(total)
         let tooltip = "\(frame.name) (\(frame.samples) samples, \(Format.fixed(percent, decimals: 2))%)"
-        var text = "<g class=\"f\"><title>\(Self.escaped(tooltip))</title>"
+        var text = "<g class=\"f\"><title>\(XMLText.escaped(tooltip))</title>"
         text += "<rect x=\"\(Format.fixed(x, decimals: 2))\" y=\"\(y)\" width=\"\(Format.fixed(width, decimals: 2))\" "
         text += "height=\"\(Self.frameHeightPixels - 1)\" fill=\"\(Self.colour(of: frame.name))\" rx=\"2\"/>"
         if let label = Self.label(frame.name, widthPixels: width) {
-            text += "<text x=\"\(Format.fixed(x + 3, decimals: 2))\" y=\"\(y + Self.frameHeightPixels - 4)\">\(Self.escaped(label))</text>"
+            text += "<text x=\"\(Format.fixed(x + 3, decimals: 2))\" y=\"\(y + Self.frameHeightPixels - 4)\">\(XMLText.escaped(label))</text>"
         }
         return text + "</g>\n"
     }
@@ -91,22 +91,5 @@ struct FlameGraphSVG {
             return "rgb(\(170 + first % 40),\(170 + first % 40),\(170 + first % 40))"
         }
         return "rgb(\(205 + first % 50),\(second * 230 / 255),\(third % 55))"
-    }
-
-    /// XML text and attribute escaping.
-    static func escaped(_ text: String) -> String {
-        var result = ""
-        result.reserveCapacity(text.utf8.count)
-        for character in text {
-            switch character {
-            case "&": result += "&amp;"
-            case "<": result += "&lt;"
-            case ">": result += "&gt;"
-            case "\"": result += "&quot;"
-            case "'": result += "&apos;"
-            default: result.append(character)
-            }
-        }
-        return result
     }
 }

@@ -12,7 +12,7 @@ struct HTMLReport {
         var page = """
         <!DOCTYPE html>
         <html lang="en"><head><meta charset="utf-8">
-        <title>keel-bench \(Self.escape(result.workload))</title>
+        <title>keel-bench \(XMLText.escaped(result.workload))</title>
         <style>
         body { font-family: sans-serif; margin: 2em; color: #222; }
         table { border-collapse: collapse; margin: 1em 0; }
@@ -21,16 +21,16 @@ struct HTMLReport {
         svg { display: block; margin: 1em 0; background: #fff; }
         .error { color: #a00; }
         </style></head><body>
-        <h1>keel-bench \(Self.escape(result.workload))</h1>
+        <h1>keel-bench \(XMLText.escaped(result.workload))</h1>
 
         """
         page += "<h2>Parameters</h2>\n<table>\n"
         for (name, value) in result.parameters {
-            page += "<tr><th>\(Self.escape(name))</th><td>\(Self.escape(value))</td></tr>\n"
+            page += "<tr><th>\(XMLText.escaped(name))</th><td>\(XMLText.escaped(value))</td></tr>\n"
         }
         page += "</table>\n<h2>Summary</h2>\n" + summaryTable
         if let error = result.firstError {
-            page += "<p class=\"error\">\(result.failures) failed; the first: \(Self.escape(error))</p>\n"
+            page += "<p class=\"error\">\(result.failures) failed; the first: \(XMLText.escaped(error))</p>\n"
         }
         page += "<h2>Latency distribution</h2>\n" + latencyPlot.rendered + "\n"
         page += "<h2>Over time</h2>\n" + throughputPlot.rendered + "\n" + p99Plot.rendered + "\n"
@@ -39,7 +39,7 @@ struct HTMLReport {
     }
 
     private var summaryTable: String {
-        var table = "<table>\n<tr><th></th><th>\(Self.escape(result.unit))</th><th>per s</th><th>p50 µs</th><th>p90 µs</th>"
+        var table = "<table>\n<tr><th></th><th>\(XMLText.escaped(result.unit))</th><th>per s</th><th>p50 µs</th><th>p90 µs</th>"
             + "<th>p99 µs</th><th>p99.9 µs</th><th>max µs</th><th>failed</th></tr>\n"
         func row(_ name: String, _ latency: LatencyRecorder, failures: String) {
             let s = latency.summary
@@ -47,11 +47,11 @@ struct HTMLReport {
             let cells = [Format.grouped(s.count), Format.grouped(UInt64(rate)), String(s.p50Microseconds),
                          String(s.p90Microseconds), String(s.p99Microseconds), String(s.p999Microseconds),
                          String(s.maxMicroseconds), failures]
-            table += "<tr><th>\(Self.escape(name))</th>" + cells.map { "<td class=\"n\">\($0)</td>" }.joined() + "</tr>\n"
+            table += "<tr><th>\(XMLText.escaped(name))</th>" + cells.map { "<td class=\"n\">\($0)</td>" }.joined() + "</tr>\n"
         }
         row(result.workload, result.latency, failures: String(result.failures))
         for extra in result.rows { row(extra.name, extra.latency, failures: "") }
-        return table + "</table>\n<p>\(Format.grouped(result.requests)) \(Self.escape(result.unit)) in "
+        return table + "</table>\n<p>\(Format.grouped(result.requests)) \(XMLText.escaped(result.unit)) in "
             + "\(Format.fixed(result.seconds, decimals: 2)) s.</p>\n"
     }
 
@@ -109,21 +109,5 @@ struct HTMLReport {
                              ticks: SVGPlot.linearTicks(lower: 0, upper: seconds, count: tickCount).map { ($0, SVGPlot.label($0, step: step)) })
         return SVGPlot(title: title, x: x, y: SVGPlot.linearAxis(title: yTitle, maximum: points.map(\.1).max() ?? 1),
                        series: [SVGPlot.Series(name: yTitle, color: "#1f77b4", points: points)])
-    }
-
-    /// Text made safe for HTML element content and attribute values.
-    static func escape(_ text: String) -> String {
-        var escaped = ""
-        for character in text {
-            switch character {
-            case "&": escaped += "&amp;"
-            case "<": escaped += "&lt;"
-            case ">": escaped += "&gt;"
-            case "\"": escaped += "&quot;"
-            case "'": escaped += "&#39;"
-            default: escaped.append(character)
-            }
-        }
-        return escaped
     }
 }

@@ -27,10 +27,7 @@ struct NetworkTxnMixedCommand: ParsableCommand {
 
     func validate() throws {
         guard rwRatio >= 0 && !rwRatio.isNaN else { throw ValidationError("--rw-ratio must be 0 or more") }
-        guard txnOps >= 1 && txnOps <= 128 else { throw ValidationError("--txn-ops must be in 1...128") }
-        guard txnOps <= options.keySpaceSize else {
-            throw ValidationError("--key-space-size must hold at least --txn-ops keys: a txn may not put one key twice")
-        }
+        try NetworkTxnWorkload.validate(txnOps: txnOps, keySpaceSize: options.keySpaceSize)
     }
 
     func run() throws {

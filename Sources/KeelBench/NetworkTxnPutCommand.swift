@@ -21,10 +21,7 @@ struct NetworkTxnPutCommand: ParsableCommand {
     var txnOps = 1
 
     func validate() throws {
-        guard txnOps >= 1 && txnOps <= 128 else { throw ValidationError("--txn-ops must be in 1...128") }
-        guard txnOps <= options.keySpaceSize else {
-            throw ValidationError("--key-space-size must hold at least --txn-ops keys: a txn may not put one key twice")
-        }
+        try NetworkTxnWorkload.validate(txnOps: txnOps, keySpaceSize: options.keySpaceSize)
     }
 
     func run() throws {
@@ -54,6 +51,14 @@ struct NetworkTxnWorkload: NetworkWorkload {
     let serializable: Bool
     /// Whether answers count as reads and writes apart (txn-mixed) or only in the total.
     let reportsKinds: Bool
+
+    /// The flag checks of `--txn-ops` both txn workloads make.
+    static func validate(txnOps: Int, keySpaceSize: Int) throws {
+        guard txnOps >= 1 && txnOps <= 128 else { throw ValidationError("--txn-ops must be in 1...128") }
+        guard txnOps <= keySpaceSize else {
+            throw ValidationError("--key-space-size must hold at least --txn-ops keys: a txn may not put one key twice")
+        }
+    }
 
     init(keySpace: NetworkKeySpace, opsPerTxn: Int, valueBytes: Int, readRatio: Double, serializable: Bool,
          reportsKinds: Bool) {

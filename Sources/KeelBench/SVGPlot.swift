@@ -53,30 +53,30 @@ struct SVGPlot {
         // No xmlns: inside an HTML page the parser puts <svg> in the SVG namespace itself.
         var svg = "<svg viewBox=\"0 0 \(n(width)) \(n(height))\" width=\"\(n(width))\" "
             + "height=\"\(n(height))\" font-family=\"sans-serif\" font-size=\"11\">\n"
-        svg += "<text x=\"\(n(width / 2))\" y=\"16\" text-anchor=\"middle\" font-size=\"13\">\(HTMLReport.escape(title))</text>\n"
+        svg += "<text x=\"\(n(width / 2))\" y=\"16\" text-anchor=\"middle\" font-size=\"13\">\(XMLText.escaped(title))</text>\n"
         for tick in x.ticks {
             let at = pixel((tick.value, y.lower)).x
             svg += line(at, m.top, at, height - m.bottom, color: "#ddd")
-            svg += "<text x=\"\(n(at))\" y=\"\(n(height - m.bottom + 14))\" text-anchor=\"middle\">\(HTMLReport.escape(tick.label))</text>\n"
+            svg += "<text x=\"\(n(at))\" y=\"\(n(height - m.bottom + 14))\" text-anchor=\"middle\">\(XMLText.escaped(tick.label))</text>\n"
         }
         for tick in y.ticks {
             let at = pixel((x.lower, tick.value)).y
             svg += line(m.left, at, width - m.right, at, color: "#ddd")
-            svg += "<text x=\"\(n(m.left - 6))\" y=\"\(n(at + 4))\" text-anchor=\"end\">\(HTMLReport.escape(tick.label))</text>\n"
+            svg += "<text x=\"\(n(m.left - 6))\" y=\"\(n(at + 4))\" text-anchor=\"end\">\(XMLText.escaped(tick.label))</text>\n"
         }
         svg += line(m.left, height - m.bottom, width - m.right, height - m.bottom, color: "#333")
         svg += line(m.left, m.top, m.left, height - m.bottom, color: "#333")
         svg += "<text x=\"\(n(m.left + (width - m.left - m.right) / 2))\" y=\"\(n(height - 8))\" text-anchor=\"middle\">"
-            + HTMLReport.escape(x.title) + "</text>\n"
+            + XMLText.escaped(x.title) + "</text>\n"
         svg += "<text transform=\"translate(14 \(n(m.top + (height - m.top - m.bottom) / 2))) rotate(-90)\" "
-            + "text-anchor=\"middle\">\(HTMLReport.escape(y.title))</text>\n"
+            + "text-anchor=\"middle\">\(XMLText.escaped(y.title))</text>\n"
         for (index, one) in series.enumerated() {
             let points = one.points.map { pixel($0) }.map { "\(n($0.x)),\(n($0.y))" }.joined(separator: " ")
             svg += "<polyline fill=\"none\" stroke=\"\(one.color)\" stroke-width=\"1.5\" points=\"\(points)\"/>\n"
             if series.count > 1 {
                 let top = m.top + 4 + Double(index) * 14
                 svg += line(width - m.right - 110, top + 4, width - m.right - 94, top + 4, color: one.color)
-                svg += "<text x=\"\(n(width - m.right - 90))\" y=\"\(n(top + 8))\">\(HTMLReport.escape(one.name))</text>\n"
+                svg += "<text x=\"\(n(width - m.right - 90))\" y=\"\(n(top + 8))\">\(XMLText.escaped(one.name))</text>\n"
             }
         }
         return svg + "</svg>"

@@ -47,17 +47,7 @@ import Testing
         Subprocess.run(benchPath, ["flamegraph"] + arguments, environment: ["PATH=/usr/bin:/bin"], input: input)
     }
 
-    /// The built `keel-bench` next to the test bundle.
-    static var benchPath: String {
-        var path = CommandLine.arguments[0]
-        while !path.isEmpty {
-            path = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
-            let candidate = path + "/keel-bench"
-            if access(candidate, X_OK) == 0 { return candidate }
-            if path.hasSuffix(".build") { break }
-        }
-        preconditionFailure("no keel-bench binary found near \(CommandLine.arguments[0]); build with swift build first")
-    }
+    static var benchPath: String { KeelProcess.builtBinary("keel-bench") }
 
     @Test func foldsPerfScriptRootFirstWithThreadNames() {
         let outcome = Self.flamegraph(["--folded"], input: Self.perfScript)

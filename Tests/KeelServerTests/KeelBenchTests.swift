@@ -9,11 +9,7 @@ import Testing
 /// --json, and what it reports is checked against the store (revisions moved, keys written,
 /// leases revoked) and against exact counts (watch events).
 @Suite(.serialized) struct KeelBenchTests {
-    /// The built `keel-bench`, next to `keel`.
-    static var benchPath: String {
-        let keel = KeelProcess.binaryPath
-        return String(keel[..<keel.lastIndex(of: "/")!]) + "/keel-bench"
-    }
+    static var benchPath: String { KeelProcess.builtBinary("keel-bench") }
 
     /// Runs keel-bench with `arguments`; returns its exit status and output (stdout and stderr).
     static func bench(_ arguments: [String]) -> Subprocess.Outcome {

@@ -11,8 +11,8 @@ final class KeelProcess: @unchecked Sendable {
     static let curlPath = "/usr/bin/curl"
 
     let directory: TemporaryDirectory
-    let clientPort: Int
-    let peerPort: Int
+    private(set) var clientPort: Int
+    private(set) var peerPort: Int
     let extraArguments: [String]
     private(set) var process: BackgroundProcess?
 
@@ -20,26 +20,43 @@ final class KeelProcess: @unchecked Sendable {
     var dataDirectory: String { directory.path + "/data" }
 
     /// Starts a member and waits until it logs that it serves clients (at most 60 s).
+    ///
+    /// A free port found by binding port 0 can be taken before keel binds it (the kernel hands
+    /// the same ephemeral range to the outgoing connections of etcdctl, curl and other tests);
+    /// a start that fails on an address in use gets new ports, up to three times.
     init(_ extraArguments: [String] = []) throws {
         directory = TemporaryDirectory("keel-server")
         clientPort = freeLoopbackPort()
         peerPort = freeLoopbackPort()
         self.extraArguments = extraArguments
-        try start()
+        for attempt in 1...3 {
+            do {
+                try start()
+                return
+            } catch KeelProcessError.exited(let log) where log.contains("Address already in use") && attempt < 3 {
+                clientPort = freeLoopbackPort()
+                peerPort = freeLoopbackPort()
+            }
+        }
     }
 
     /// The built `keel` next to the test bundle (swift build puts every product there), or the
     /// one `KEEL_BINARY` names (a release build, for the full-size stress runs).
     static var binaryPath: String {
         if let chosen = ProcessInfo.processInfo.environment["KEEL_BINARY"], !chosen.isEmpty { return chosen }
+        return builtBinary("keel")
+    }
+
+    /// The product `name` built next to the test bundle.
+    static func builtBinary(_ name: String) -> String {
         var path = CommandLine.arguments[0]
         while !path.isEmpty {
             path = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
-            let candidate = path + "/keel"
+            let candidate = path + "/" + name
             if access(candidate, X_OK) == 0 { return candidate }
             if path.hasSuffix(".build") { break }
         }
-        preconditionFailure("no keel binary found near \(CommandLine.arguments[0]); build with swift build first")
+        preconditionFailure("no \(name) binary found near \(CommandLine.arguments[0]); build with swift build first")
     }
 
     var arguments: [String] {
