@@ -29,6 +29,7 @@ final class PeerSnapshotSender: ChannelInboundHandler {
     private var channel: (any Channel)?
     private var offset = 0
     private var stallTimer: Scheduled<Void>?
+    private var writing = false
 
     private enum Phase { case connecting, handshaking, streaming, awaitingAck, finished }
 
@@ -118,22 +119,32 @@ final class PeerSnapshotSender: ChannelInboundHandler {
     }
 
     /// Writes chunks while the socket takes them; the rest waits for writability.
+    ///
+    /// NIO reports writability changes from inside `write` and `flush`, so this is re-entered
+    /// while it runs: `writing` turns the inner calls away (they would resend a chunk whose
+    /// `offset` is not advanced yet), and the outer loop checks writability again after each
+    /// flush so that an event it turned away is not lost.
     private func writeChunks(_ context: ChannelHandlerContext) {
+        guard !writing else { return }
+        writing = true
+        defer { writing = false }
         let data = message.snapshot!.data
         let chunkBytes = environment.configuration.snapshotChunkBytes
         let frameBytesMax = environment.configuration.frameBytesMax
         var wrote = false
-        while offset < data.count && context.channel.isWritable {
-            let end = min(data.count, offset + chunkBytes)
-            var buffer = context.channel.allocator.buffer(capacity: end - offset + PeerFrameCodec.headerBytes)
-            try! PeerFrameCodec.write(.snapshotChunk, into: &buffer, frameBytesMax: frameBytesMax) { $0.writeBytes(data[offset..<end]) }
-            environment.counters.bytesSent.bump(buffer.readableBytes)
-            context.write(wrapOutboundOut(buffer), promise: nil)
-            offset = end
-            wrote = true
-        }
-        if offset == data.count { phase = .awaitingAck }
-        context.flush()
+        repeat {
+            while offset < data.count && context.channel.isWritable {
+                let start = offset
+                offset = min(data.count, start + chunkBytes)
+                var buffer = context.channel.allocator.buffer(capacity: offset - start + PeerFrameCodec.headerBytes)
+                try! PeerFrameCodec.write(.snapshotChunk, into: &buffer, frameBytesMax: frameBytesMax) { $0.writeBytes(data[start..<offset]) }
+                environment.counters.bytesSent.bump(buffer.readableBytes)
+                context.write(wrapOutboundOut(buffer), promise: nil)
+                wrote = true
+            }
+            if offset == data.count && phase == .streaming { phase = .awaitingAck }
+            context.flush()
+        } while phase == .streaming && offset < data.count && context.channel.isWritable
         if wrote { restartStallTimer() }
     }
 
