@@ -14,6 +14,9 @@ import Testing
         let one = try PeerTestMember(id: 1, port: port1, peers: [2: port2], group: group) { $0.queueMessagesMax = 100_000 }.start()
         let two = try PeerTestMember(id: 2, port: port2, peers: [1: port1], group: group) { $0.queueMessagesMax = 100_000 }.start()
         defer { one.transport.stop(); two.transport.stop() }
+        // A connect attempt that fails (the other member was not listening yet) drops what was
+        // queued: wait for both connections so that nothing is lost.
+        #expect(eventually { one.transport.isConnected(to: NodeID(2)) && two.transport.isConnected(to: NodeID(1)) })
         let count: UInt64 = 5000
         // Batches of varying size, both directions at once, from the test thread: what a raft
         // loop does with each Ready's messages.
@@ -43,6 +46,7 @@ import Testing
             try PeerTestMember(id: id, port: ports[id]!, peers: ports.filter { $0.key != id }, group: group) { $0.queueMessagesMax = 100_000 }.start()
         }
         defer { for member in members { member.transport.stop() } }
+        #expect(eventually { members.allSatisfy { member in member.transport.peers.allSatisfy { member.transport.isConnected(to: $0) } } })
         let count: UInt64 = 2000
         for batch in stride(from: UInt64(1), through: count, by: 50) {
             for member in members {
@@ -74,7 +78,7 @@ import Testing
         #expect(one.transport.counters.messagesDropped.load(ordering: .relaxed) >= 6)
         #expect(eventually { one.transport.counters.messagesDropped.load(ordering: .relaxed) == 10 })
         #expect(one.record.reports.withLock { $0.contains(.unreachable(NodeID(2))) })
-        #expect(one.logLine("failed to connect to remote peer")?["remote-peer-id"] == "2")
+        #expect(eventually { one.logLine("failed to connect to remote peer")?["remote-peer-id"] == "2" })
         // A message to a member that is not a peer is dropped too.
         one.transport.send([peerMessage(from: 1, to: 3, index: 1)])
         #expect(one.transport.counters.messagesDropped.load(ordering: .relaxed) == 11)
@@ -87,12 +91,13 @@ import Testing
         let one = try PeerTestMember(id: 1, port: port1, peers: [2: port2], group: group).start()
         defer { one.transport.stop() }
         var two = try PeerTestMember(id: 2, port: port2, peers: [1: port1], group: group).start()
+        #expect(eventually { one.transport.isConnected(to: NodeID(2)) })
         one.transport.send((1...100).map { peerMessage(from: 1, to: 2, index: $0) })
         #expect(eventually { two.received.count == 100 })
         two.transport.stop()
         #expect(eventually { !one.transport.isConnected(to: NodeID(2)) })
         #expect(eventually { one.record.reports.withLock { $0.contains(.unreachable(NodeID(2))) } })
-        #expect(one.logLine("lost TCP streaming connection with remote peer")?["remote-peer-id"] == "2")
+        #expect(eventually { one.logLine("lost TCP streaming connection with remote peer")?["remote-peer-id"] == "2" })
         two = try PeerTestMember(id: 2, port: port2, peers: [1: port1], group: group).start()
         defer { two.transport.stop() }
         #expect(eventually { one.transport.isConnected(to: NodeID(2)) })

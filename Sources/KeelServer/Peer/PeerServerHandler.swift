@@ -64,11 +64,11 @@ final class PeerServerHandler: ChannelInboundHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if case .awaitingHello = phase, let frameError = error as? PeerFrameError, case .unsupportedVersion(let version) = frameError {
             // Answer in our own version so the caller can log why, then hang up.
+            transport.logRefusal("rejected peer connection with an unsupported protocol version", remote: context.remoteAddress,
+                                 [.int("remote-protocol-version", version), .int("local-protocol-version", PeerFrameCodec.version)])
             refuse(PeerHelloReply(status: .unsupportedVersion, clusterID: environment.clusterID, member: environment.local,
                                   reason: "peer protocol version \(version) is not supported; this member speaks \(PeerFrameCodec.version)"),
                    context: context)
-            transport.logRefusal("rejected peer connection with an unsupported protocol version", remote: context.remoteAddress,
-                                 [.int("remote-protocol-version", version), .int("local-protocol-version", PeerFrameCodec.version)])
             return
         }
         protocolError(error, context: context)
