@@ -1,6 +1,10 @@
 import KeelRaft
 import KeelTestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOPosix
+import Synchronization
 import Testing
 @testable import KeelServer
 
@@ -61,6 +65,26 @@ import Testing
                 #expect(member.received(from: peer).map(\.index.rawValue) == Array(1...count), "\(peer) → \(member.id)")
             }
         }
+    }
+
+    /// Everything queued while the event loop was busy goes out in one write.
+    @Test func messagesQueuedMeanwhileAreCoalescedIntoOneWrite() throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { try? group.syncShutdownGracefully() }
+        let (port1, port2) = (freeLoopbackPort(), freeLoopbackPort())
+        let one = try PeerTestMember(id: 1, port: port1, peers: [2: port2], group: group).start()
+        let two = try PeerTestMember(id: 2, port: port2, peers: [1: port1], group: group).start()
+        defer { one.transport.stop(); two.transport.stop() }
+        #expect(eventually { one.transport.isConnected(to: NodeID(2)) })
+        let writesBefore = one.transport.counters.writes.load(ordering: .relaxed)
+        // Hold the only event loop while 500 sends of one message each are queued.
+        let gate = Mutex(false)
+        group.next().execute { while !gate.withLock({ $0 }) { usleep(1000) } }
+        for index in UInt64(1)...500 { one.transport.send([peerMessage(from: 1, to: 2, index: index)]) }
+        gate.withLock { $0 = true }
+        #expect(eventually { two.received.count == 500 })
+        #expect(two.received.map(\.index.rawValue) == Array(1...500))
+        #expect(one.transport.counters.writes.load(ordering: .relaxed) - writesBefore == 1)
     }
 
     @Test func aFullQueueDropsAndCountsAndRaftIsToldTheyAreUnreachable() throws {

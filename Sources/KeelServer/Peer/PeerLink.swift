@@ -243,6 +243,7 @@ extension PeerLink {
             }
         }
         environment.counters.messagesSent.bump(written)
+        environment.counters.writes.bump(1)
         environment.counters.bytesSent.bump(buffer.readableBytes)
         channel.writeAndFlush(buffer, promise: nil)
     }

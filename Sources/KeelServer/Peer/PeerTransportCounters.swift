@@ -13,6 +13,9 @@ public final class PeerTransportCounters: Sendable {
     public let messagesDropped = Atomic<UInt64>(0)
     /// Incoming messages dropped by a partition.
     public let messagesDroppedInbound = Atomic<UInt64>(0)
+    /// Buffers of raft messages written and flushed on messages connections: messagesSent
+    /// over writes is how many messages one write coalesced, on average.
+    public let writes = Atomic<UInt64>(0)
     public let bytesSent = Atomic<UInt64>(0)
     public let bytesReceived = Atomic<UInt64>(0)
     /// Outbound connections established after the first one to the same peer.
