@@ -50,6 +50,12 @@ import Testing
         #expect(eventually { one.transport.isConnected(to: NodeID(2)) })
         one.transport.send([peerMessage(from: 1, to: 2, index: 2)])
         #expect(eventually { two.received.map(\.index.rawValue) == [2] })
+        // Removed again: its open connection is closed at its next message, which is dropped.
+        two.transport.setPeer(NodeID(1), address: nil)
+        one.transport.send([peerMessage(from: 1, to: 2, index: 3)])
+        #expect(eventually { two.logLine("closed peer connection of a removed member")?["remote-peer-id"] == "1" })
+        #expect(eventually { !one.transport.isConnected(to: NodeID(2)) })
+        #expect(two.received.map(\.index.rawValue) == [2])
     }
 
     @Test func aCallerExpectingAnotherMemberIsRefused() throws {

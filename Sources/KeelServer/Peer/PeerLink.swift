@@ -119,6 +119,12 @@ final class PeerLink: @unchecked Sendable {
 }
 
 extension PeerLink {
+    #if os(Linux)
+    /// TCP_USER_TIMEOUT (linux/tcp.h): the kernel drops the connection once written data has
+    /// gone unacknowledged this long.
+    private static let tcpUserTimeout = ChannelOptions.Types.SocketOption(level: .tcp, name: NIOBSDSocket.Option(rawValue: 18))
+    #endif
+
     private func connect() {
         eventLoop.preconditionInEventLoop()
         switch state {
@@ -127,9 +133,16 @@ extension PeerLink {
         }
         let environment = self.environment
         let hello = PeerHello(clusterID: environment.clusterID, from: environment.local, to: peer, stream: .messages)
-        ClientBootstrap(group: eventLoop)
+        var bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(.milliseconds(environment.configuration.connectTimeoutMilliseconds))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
+        #if os(Linux)
+        // A peer that vanished without a reset (power loss, a cable, a black-holing firewall)
+        // would otherwise keep this connection "up" for the kernel's ~15 minutes of
+        // retransmissions while raft's messages pile up unacknowledged.
+        bootstrap = bootstrap.channelOption(Self.tcpUserTimeout, value: environment.configuration.unacknowledgedTimeoutMilliseconds)
+        #endif
+        bootstrap
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(

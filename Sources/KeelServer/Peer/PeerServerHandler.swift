@@ -52,12 +52,12 @@ final class PeerServerHandler: ChannelInboundHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        deliverBatch()
+        deliverBatch(context)
         context.fireChannelReadComplete()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        deliverBatch()
+        deliverBatch(context)
         context.fireChannelInactive()
     }
 
@@ -111,7 +111,8 @@ final class PeerServerHandler: ChannelInboundHandler {
             throw .malformed("a snapshot of \(dataBytes) bytes exceeds the limit of \(environment.configuration.snapshotBytesMax)")
         }
         var data: [UInt8] = []
-        data.reserveCapacity(Int(dataBytes))
+        // Room for what the first chunks bring; a large announced size alone earns no memory.
+        data.reserveCapacity(min(Int(dataBytes), 64 << 20))
         incoming = (message, data, Int(dataBytes))
         phase = .receivingSnapshot(from: from)
         if dataBytes == 0 { try chunk(ByteBuffer(), context: context) }
@@ -142,12 +143,19 @@ final class PeerServerHandler: ChannelInboundHandler {
         context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
     }
 
-    private func deliverBatch() {
+    private func deliverBatch(_ context: ChannelHandlerContext) {
         guard !batch.isEmpty else { return }
         let messages = batch
         batch.removeAll(keepingCapacity: true)
         guard case .messages(let from) = phase, !transport.isPartitioned(from) else {
             environment.counters.messagesDroppedInbound.bump(messages.count)
+            return
+        }
+        guard transport.isPeer(from) else {
+            // Removed from the cluster since its hello: its connection goes with it.
+            environment.log(.warn, "closed peer connection of a removed member", environment.fields(peer: from))
+            phase = .closing
+            context.close(promise: nil)
             return
         }
         environment.counters.messagesReceived.bump(messages.count)

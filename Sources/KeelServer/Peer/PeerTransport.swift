@@ -142,6 +142,8 @@ public final class PeerTransport: Sendable {
         partitioned.withLock { $0 = [] }
     }
 
+    func isPeer(_ member: NodeID) -> Bool { links.withLock { $0[member] != nil } }
+
     func isPartitioned(_ member: NodeID) -> Bool { partitioned.withLock { $0.contains(member) } }
 
     /// Stops listening and closes every connection; queued messages are dropped and snapshots

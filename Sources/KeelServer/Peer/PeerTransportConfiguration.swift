@@ -43,6 +43,9 @@ public struct PeerTransportConfiguration: Sendable {
     public var backoffInitialMilliseconds: Int64 = 50
     public var backoffMaxMilliseconds: Int64 = 2000
     public var connectTimeoutMilliseconds: Int64 = 1000
+    /// A messages connection whose written bytes stay unacknowledged by the peer's kernel this
+    /// long is dropped and re-made (Linux TCP_USER_TIMEOUT; elsewhere the kernel's default).
+    public var unacknowledgedTimeoutMilliseconds = 5000
     /// A snapshot whose connection makes no progress (no chunk written, no acknowledgement)
     /// for this long is given up (and reported failed to raft).
     public var snapshotStallTimeoutMilliseconds: Int64 = 30_000
