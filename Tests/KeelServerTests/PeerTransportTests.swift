@@ -132,6 +132,15 @@ import Testing
         #expect(one.transport.counters.reconnects.load(ordering: .relaxed) >= 1)
     }
 
+    @Test func peerURLsGiveAddresses() {
+        #expect(PeerAddress(url: "http://127.0.0.1:2380") == PeerAddress(host: "127.0.0.1", port: 2380))
+        #expect(PeerAddress(url: "http://[::1]:12380") == PeerAddress(host: "::1", port: 12380))
+        #expect(PeerAddress(url: "http://[::1]:12380")?.description == "[::1]:12380")
+        #expect(PeerAddress(url: "https://10.0.0.1:2380") == nil, "TLS is not spoken yet")
+        #expect(PeerAddress(url: "unix://peer.sock") == nil)
+        #expect(PeerAddress(url: "10.0.0.1:2380") == nil)
+    }
+
     @Test func backoffDoublesToItsCeilingWithSeededJitter() {
         var first = PeerBackoff(initialMilliseconds: 50, maxMilliseconds: 2000, seed: 42)
         var second = PeerBackoff(initialMilliseconds: 50, maxMilliseconds: 2000, seed: 42)
