@@ -94,15 +94,42 @@ import Testing
     }
 }
 
-/// A blocking TCP client for feeding a listener raw bytes.
-enum RawPeerSocket {
-    struct Failure: Error { let what: String }
+extension PeerHandshakeTests {
+    /// A member that reconnects replaces its old connection, which is closed (it may be half-dead).
+    @Test func aNewConnectionFromAMemberReplacesItsOldOne() throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        defer { try? group.syncShutdownGracefully() }
+        let (port1, port2) = (freeLoopbackPort(), freeLoopbackPort())
+        let two = try PeerTestMember(id: 2, port: port2, peers: [1: port1], group: group).start()
+        defer { two.transport.stop() }
+        // An "old" connection of member 1: a valid hello, then silence.
+        var buffer = ByteBuffer()
+        PeerHello(clusterID: 0xC1, from: NodeID(1), to: NodeID(2), stream: .messages).write(into: &buffer)
+        let old = try RawPeerSocket(port: port2)
+        try old.send(Array(buffer.readableBytesView))
+        #expect(eventually { two.logLine("accepted peer connection") != nil })
+        let one = try PeerTestMember(id: 1, port: port1, peers: [2: port2], group: group).start()
+        defer { one.transport.stop() }
+        #expect(eventually { one.transport.isConnected(to: NodeID(2)) })
+        #expect(eventually { two.logLine("closed an older peer connection replaced by a new one")?["remote-peer-id"] == "1" })
+        let (reply, closed) = old.readUntilClosed()
+        #expect(closed, "the old connection was closed by the listener")
+        var replyBuffer = ByteBuffer(bytes: reply)
+        let frame = try #require(try PeerFrameCodec.read(from: &replyBuffer, frameBytesMax: 4096))
+        #expect(try PeerHelloReply.read(frame.body).status == .accepted)
+        one.transport.send([peerMessage(from: 1, to: 2, index: 1)])
+        #expect(eventually { two.received.count == 1 })
+    }
+}
 
-    /// Connects, sends `bytes`, and reads until the listener closes (at most 5 s).
-    static func exchange(port: Int, sending bytes: [UInt8]) throws -> [UInt8] {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+/// A blocking TCP client for feeding a listener raw bytes (reads time out after 5 s).
+final class RawPeerSocket {
+    struct Failure: Error { let what: String }
+    let fd: Int32
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure(what: "socket") }
-        defer { close(fd) }
         var timeout = timeval(tv_sec: 5, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_in()
@@ -112,15 +139,34 @@ enum RawPeerSocket {
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard connected == 0 else { throw Failure(what: "connect: errno \(errno)") }
-        guard bytes.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == bytes.count else { throw Failure(what: "send") }
+        guard connected == 0 else {
+            close(fd)
+            throw Failure(what: "connect: errno \(errno)")
+        }
+    }
+
+    deinit { close(fd) }
+
+    func send(_ bytes: [UInt8]) throws {
+        guard bytes.withUnsafeBytes({ Glibc.send(fd, $0.baseAddress, $0.count, 0) }) == bytes.count else { throw Failure(what: "send") }
+    }
+
+    /// What arrives until the listener closes (`closed`) or a read times out (not `closed`).
+    func readUntilClosed() -> (bytes: [UInt8], closed: Bool) {
         var received: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 4096)
         while true {
             let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if count <= 0 { break }
+            if count == 0 { return (received, true) }
+            if count < 0 { return (received, false) }
             received += chunk[..<count]
         }
-        return received
+    }
+
+    /// Connects, sends `bytes`, and reads until the listener closes.
+    static func exchange(port: Int, sending bytes: [UInt8]) throws -> [UInt8] {
+        let socket = try RawPeerSocket(port: port)
+        try socket.send(bytes)
+        return socket.readUntilClosed().bytes
     }
 }

@@ -84,7 +84,12 @@ final class PeerServerHandler: ChannelInboundHandler {
         var buffer = context.channel.allocator.buffer(capacity: 64)
         reply.write(into: &buffer)
         context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
-        phase = hello.stream == .messages ? .messages(from: hello.from) : .snapshot(from: hello.from)
+        if hello.stream == .messages {
+            phase = .messages(from: hello.from)
+            transport.adoptMessagesConnection(context.channel, from: hello.from)
+        } else {
+            phase = .snapshot(from: hello.from)
+        }
     }
 
     private func refuse(_ reply: PeerHelloReply, context: ChannelHandlerContext) {

@@ -32,6 +32,8 @@ public final class PeerTransport: Sendable {
     private let partitioned = Mutex<Set<NodeID>>([])
     private let listener = Mutex<(any Channel)?>(nil)
     private let inbound = Mutex<[ObjectIdentifier: any Channel]>([:])
+    /// The accepted messages connection of each member (the newest one).
+    private let inboundMessages = Mutex<[NodeID: any Channel]>([:])
 
     /// - Parameters:
     ///   - deliver: receives incoming raft messages (see the type's contract).
@@ -140,6 +142,21 @@ public final class PeerTransport: Sendable {
     /// Ends ``partition(from:)``: traffic flows again.
     public func heal() {
         partitioned.withLock { $0 = [] }
+    }
+
+    /// Makes `channel` the one messages connection from `member`, closing an older one: a
+    /// member that reconnects has given up its old connection, which may be half-dead (its
+    /// host vanished without a reset) and would otherwise linger, holding a socket.
+    func adoptMessagesConnection(_ channel: any Channel, from member: NodeID) {
+        let older = inboundMessages.withLock { $0.updateValue(channel, forKey: member) }
+        channel.closeFuture.whenComplete { [self] _ in
+            inboundMessages.withLock { connections in
+                if connections[member] === channel { connections[member] = nil }
+            }
+        }
+        guard let older, older !== channel else { return }
+        environment.log(.info, "closed an older peer connection replaced by a new one", environment.fields(peer: member))
+        older.close(promise: nil)
     }
 
     func isPeer(_ member: NodeID) -> Bool { links.withLock { $0[member] != nil } }
