@@ -116,6 +116,10 @@ let package = Package(
         .testTarget(name: "KeelMVCCTests", dependencies: ["KeelMVCC", "KeelStorage", "KeelTestSupport"]),
         .testTarget(name: "KeelRaftTests", dependencies: ["KeelRaft"], exclude: ["testdata"]),
         .testTarget(name: "KeelRaftSimulationTests", dependencies: ["KeelRaftSimulation", "KeelRaft"]),
+        // keel-bench's pure pieces (pacing, per-second series, plot scales), through
+        // @testable import of the executable target; its workloads are tested in
+        // KeelServerTests against a real keel.
+        .testTarget(name: "KeelBenchUnitTests", dependencies: ["KeelBench"]),
         .testTarget(
             name: "KeelAPITests",
             dependencies: [
