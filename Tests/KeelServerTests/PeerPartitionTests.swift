@@ -43,9 +43,7 @@ import Testing
     @Test func aPartitionedSnapshotIsNotAcknowledged() throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         defer { try? group.syncShutdownGracefully() }
-        let (port1, port2) = (freeLoopbackPort(), freeLoopbackPort())
-        let one = try PeerTestMember(id: 1, port: port1, peers: [2: port2], group: group).start()
-        let two = try PeerTestMember(id: 2, port: port2, peers: [1: port1], group: group).start()
+        let (one, two) = try PeerTestMember.startPair(group: group)
         defer { one.transport.stop(); two.transport.stop() }
         // The receiving side is the one cut off: the snapshot travels, is dropped on arrival,
         // and the sender learns it failed.

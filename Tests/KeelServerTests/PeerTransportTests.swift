@@ -71,9 +71,7 @@ import Testing
     @Test func messagesQueuedMeanwhileAreCoalescedIntoOneWrite() throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         defer { try? group.syncShutdownGracefully() }
-        let (port1, port2) = (freeLoopbackPort(), freeLoopbackPort())
-        let one = try PeerTestMember(id: 1, port: port1, peers: [2: port2], group: group).start()
-        let two = try PeerTestMember(id: 2, port: port2, peers: [1: port1], group: group).start()
+        let (one, two) = try PeerTestMember.startPair(group: group)
         defer { one.transport.stop(); two.transport.stop() }
         #expect(eventually { one.transport.isConnected(to: NodeID(2)) })
         let writesBefore = one.transport.counters.writes.load(ordering: .relaxed)

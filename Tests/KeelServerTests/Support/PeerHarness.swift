@@ -40,6 +40,14 @@ final class PeerTestMember: Sendable {
         return self
     }
 
+    /// Members 1 and 2 of one cluster on fresh loopback ports, each knowing the other, started.
+    static func startPair(group: MultiThreadedEventLoopGroup) throws -> (one: PeerTestMember, two: PeerTestMember) {
+        let (port1, port2) = (freeLoopbackPort(), freeLoopbackPort())
+        let one = try PeerTestMember(id: 1, port: port1, peers: [2: port2], group: group).start()
+        let two = try PeerTestMember(id: 2, port: port2, peers: [1: port1], group: group).start()
+        return (one, two)
+    }
+
     var received: [KeelRaft.Message] { record.inbox.withLock { $0 } }
     func received(from peer: UInt64) -> [KeelRaft.Message] { record.inbox.withLock { $0.filter { $0.from == NodeID(peer) } } }
 
