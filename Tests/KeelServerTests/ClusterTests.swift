@@ -36,6 +36,14 @@ import Testing
         let oldLeaderID = try #require(cluster.status(leader)).member
         let oldTerm = try #require(cluster.status(leader)).raftTerm
 
+        // Writes right up to the crash, through the leader and the followers alike.
+        for round in 0..<9 {
+            let index = all[round % 3]
+            let put = cluster.etcdctl(index, ["put", "before\(round)", "crash\(round)"])
+            #expect(put.exitStatus == 0 && put.output == "OK\n", "member \(index): \(put.output)")
+            if put.output == "OK\n" { acknowledged.append(("before\(round)", "crash\(round)")) }
+        }
+
         // kill -9 the leader: the other two elect a new one (well within 15 s, three election
         // timeouts being 3 s), every acknowledged write is still there, and writes go on.
         cluster.kill(leader)
