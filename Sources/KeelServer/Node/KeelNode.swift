@@ -36,6 +36,8 @@ public final class KeelNode: Sendable {
     let leaseLeadership: LeaseExpiryLeadership
     /// Catches lagging watchers up and sends progress notifications.
     let watchSync: WatchSyncLoop
+    /// The transport to the other members; nil in a one-member cluster.
+    let peers: PeerTransport?
     let stopped = Atomic<Bool>(false)
     /// Proposals that raft refused, that timed out, or that the node dropped on stopping
     /// (etcd_server_proposals_failed_total).
@@ -44,7 +46,8 @@ public final class KeelNode: Sendable {
     private init(options: NodeOptions, database: Database, keySpace: KeySpace, membership: ClusterMembership,
                  memberID: UInt64, raft: RaftLoop, apply: ApplyLoop, proposals: Waiters<AppliedOutcome>,
                  reads: Waiters<ReadIndexOutcome>, wal: WAL, alarms: AlarmTable, logger: ServerLogger,
-                 leaseLeadership: LeaseExpiryLeadership, stages: StageLatencies) {
+                 leaseLeadership: LeaseExpiryLeadership, stages: StageLatencies, peers: PeerTransport?) {
+        self.peers = peers
         self.leaseLeadership = leaseLeadership
         self.stages = stages
         self.wal = wal
@@ -66,9 +69,10 @@ public final class KeelNode: Sendable {
     }
 
     /// Opens (or creates) the member's data and starts its loops. A new one-member cluster
-    /// elects itself at once.
-    public static func start(_ options: NodeOptions, logger: ServerLogger,
-                             observers: NodeObservers = NodeObservers()) throws(NodeStartError) -> KeelNode {
+    /// elects itself at once; in a larger one the members elect a leader by their election
+    /// timeouts, talking through a peer transport on `group` (required then).
+    public static func start(_ options: NodeOptions, logger: ServerLogger, observers: NodeObservers = NodeObservers(),
+                             group: (any EventLoopGroup)? = nil) throws(NodeStartError) -> KeelNode {
         do {
             try Syscalls.makeDirectory(options.dataDirectory)
             try Syscalls.makeDirectory(options.dataDirectory + "/member")
@@ -113,11 +117,12 @@ public final class KeelNode: Sendable {
             throw .configuration("member \"\(options.name)\" is not in the cluster this data directory belongs to")
         }
         return try assemble(options, database: database, keySpace: keySpace, membership: membership, memberID: me.id,
-                            logger: logger, observers: observers)
+                            logger: logger, observers: observers, group: group)
     }
 
     private static func assemble(_ options: NodeOptions, database: Database, keySpace: KeySpace, membership: ClusterMembership,
-                                 memberID: UInt64, logger: ServerLogger, observers: NodeObservers) throws(NodeStartError) -> KeelNode {
+                                 memberID: UInt64, logger: ServerLogger, observers: NodeObservers,
+                                 group: (any EventLoopGroup)?) throws(NodeStartError) -> KeelNode {
         let voters = membership.members.filter { !$0.isLearner }.map { NodeID($0.id) }
         let learners = membership.members.filter(\.isLearner).map { NodeID($0.id) }
         var walOptions = WALOptions()
@@ -145,6 +150,9 @@ public final class KeelNode: Sendable {
         config.electionTimeoutTicks = Int(max(options.electionMilliseconds / max(options.heartbeatMilliseconds, 1), 2))
         config.applied = KeelRaft.LogIndex(max(applied, log.snapshotIndex.rawValue))
         config.randomSeed = memberID ^ options.unixMilliseconds
+        if membership.members.count > 1 {
+            config.log = { line in logger.log(.info, line, [], caller: "raft") }
+        }
         let proposals = Waiters<AppliedOutcome>()
         let reads = Waiters<ReadIndexOutcome>()
         let fatal: @Sendable (String) -> Void = { message in logger.fatal(message) }
@@ -165,14 +173,26 @@ public final class KeelNode: Sendable {
                 }
             },
             fatal: fatal,
-            onEvent: { message, fields in logger.log(.info, message, fields.map { LogField.string($0.0, $0.1) }, caller: "raft") })
+            onEvent: { level, message, fields in logger.log(level, message, fields.map { LogField.string($0.0, $0.1) }, caller: "raft") })
         apply.snapshotTaken = { [raft] index, term in raft.mailbox.post(.snapshotTaken(index: index, term: term)) }
         let leaseLeadership = LeaseExpiryLeadership(
             lessor: keySpace.lessor, extendNanoseconds: Int64(options.electionMilliseconds) * 1_000_000)
         raft.onLeadership = { isLeader, lastIndex in leaseLeadership.leadershipChanged(isLeader: isLeader, lastIndex: lastIndex) }
+        let peers = try makePeerTransport(options, membership: membership, memberID: memberID, raft: raft, group: group, logger: logger)
+        raft.peers = peers
+        if let peers {
+            do {
+                try peers.start()
+            } catch {
+                _ = log.wal.close()
+                throw .configuration("cannot listen for peers on \(options.listenPeerURLs.joined(separator: ",")): \(error)")
+            }
+            logger.info("started the peer transport", .string("local-member-id", hex(memberID)),
+                        .strings("peers", peers.peers.map { hex($0.rawValue) }))
+        }
         let node = KeelNode(options: options, database: database, keySpace: keySpace, membership: membership, memberID: memberID,
                             raft: raft, apply: apply, proposals: proposals, reads: reads, wal: log.wal, alarms: alarms,
-                            logger: logger, leaseLeadership: leaseLeadership, stages: stages)
+                            logger: logger, leaseLeadership: leaseLeadership, stages: stages, peers: peers)
         apply.start()
         node.watchSync.start()
         raft.start(campaign: voters == [NodeID(memberID)])
@@ -279,6 +299,9 @@ public final class KeelNode: Sendable {
     /// closes the WAL and the database. Waiting requests fail with "server stopped".
     public func stop() {
         guard !stopped.exchange(true, ordering: .relaxed) else { return }
+        // First the peers: nothing more arrives for the raft loop, and the others see this
+        // member go at once rather than at a timeout.
+        peers?.stop()
         raft.stop()
         apply.stop()
         // After the apply loop (no more revisions) and before the database closes (it reads

@@ -9,6 +9,9 @@ public struct NodeOptions: Sendable {
     public var walDirectory: String?
     /// This member's peer URLs (--initial-advertise-peer-urls), which its id derives from.
     public var peerURLs = ["http://localhost:2380"]
+    /// Where the peer transport listens (--listen-peer-urls; the first http URL), in a
+    /// cluster of more than one member.
+    public var listenPeerURLs = ["http://localhost:2380"]
     /// The URLs clients reach this member at (--advertise-client-urls), for MemberList.
     public var clientURLs = ["http://localhost:2379"]
     /// --initial-cluster, as (name, peer URLs); used only when the member is new.

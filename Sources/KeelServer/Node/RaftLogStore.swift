@@ -41,7 +41,7 @@ final class RaftLogStore {
     /// returned ticket is (nil: nothing to write). The caller applies `ready`'s committed
     /// entries only once that ticket is durable.
     func persist(_ ready: Ready) throws(WALError) -> WAL.Ticket? {
-        precondition(ready.snapshot == nil, "a member of a one-member cluster never receives a snapshot")
+        precondition(ready.snapshot == nil, "a snapshot arrived, but Keel leaders send none (their snapshots are refused)")
         guard !ready.entries.isEmpty || ready.hardState != nil else { return nil }
         memory.append(ready.entries)
         var records: [WALRecord] = []

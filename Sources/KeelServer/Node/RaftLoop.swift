@@ -14,6 +14,12 @@ enum RaftInput: Sendable {
     case snapshotTaken(index: KeelRaft.LogIndex, term: KeelRaft.Term)
     /// Hand leadership to `member` (Maintenance/MoveLeader).
     case transferLeader(NodeID)
+    /// Raft messages from peers, in the order one peer sent them (the peer transport's
+    /// `deliver`).
+    case step([Message])
+    /// What the peer transport learned about a peer: it is unreachable, or how a snapshot to
+    /// it ended.
+    case peerReport(PeerReport)
 }
 
 /// What the raft loop publishes for every other thread: response headers, Status, metrics.
@@ -32,6 +38,15 @@ final class RaftState: Sendable {
 ///
 /// Linearizable reads are batched too: every read queued since the last turn shares one
 /// read-index request.
+///
+/// With peers (``peers`` set), a Ready is handled as etcd's raft loop handles it: messages
+/// that may leave before the write (appends from a leader) go to the transport first, so the
+/// leader replicates while its own WAL write runs; then the loop waits until the Ready's
+/// writes are durable before it sends `messagesAfterPersist` (votes and append answers
+/// promise durable state) and before it steps any further message. That wait also keeps a
+/// leader from counting a follower's acknowledgement toward a commit before its own copy of
+/// the entry is durable. A one-member cluster never waits here: nobody else learns of an
+/// entry, and the apply loop applies only what its WAL ticket made durable.
 final class RaftLoop: @unchecked Sendable {
     // Sendable: the raw node and log store are touched only by the loop's thread; other
     // threads go through `mailbox` and `state`.
@@ -46,8 +61,11 @@ final class RaftLoop: @unchecked Sendable {
     /// Called for a proposal raft refused, and for reads whose read index was refused.
     private let refused: @Sendable (_ ids: [UInt64], _ reads: Bool) -> Void
     private let fatal: @Sendable (String) -> Void
-    private let onEvent: @Sendable (String, [(String, String)]) -> Void
+    private let onEvent: @Sendable (LogLevel, String, [(String, String)]) -> Void
     private var lastTicket: WAL.Ticket?
+    /// The snapshot index last logged as not sent to each member, so a follower that needs a
+    /// snapshot is reported once per snapshot rather than on every heartbeat.
+    private var snapshotsRefused: [NodeID: KeelRaft.LogIndex] = [:]
     private var readContexts: [UInt64: [UInt64]] = [:]
     private var nextReadContext: UInt64 = 1
     private var thread: OSThread?
@@ -56,10 +74,12 @@ final class RaftLoop: @unchecked Sendable {
     /// last entry in its log at that moment: every entry of an earlier term is at or below it)
     /// or stops being leader (false). Set before `start`; it must return quickly.
     var onLeadership: (@Sendable (_ isLeader: Bool, _ lastIndex: UInt64) -> Void)?
+    /// Carries messages to the other members; nil in a one-member cluster. Set before `start`.
+    var peers: PeerTransport?
 
     init(node: RawNode, log: RaftLogStore, tickNanoseconds: UInt64, apply: ApplyLoop, snapshotKeepEntries: UInt64,
          stages: StageLatencies, refused: @escaping @Sendable ([UInt64], Bool) -> Void, fatal: @escaping @Sendable (String) -> Void,
-         onEvent: @escaping @Sendable (String, [(String, String)]) -> Void) {
+         onEvent: @escaping @Sendable (LogLevel, String, [(String, String)]) -> Void) {
         self.node = node
         self.log = log
         self.tickNanoseconds = tickNanoseconds
@@ -118,6 +138,11 @@ final class RaftLoop: @unchecked Sendable {
             case .readIndex(let id): reads.append(id)
             case .snapshotTaken(let index, let term): recordSnapshot(index: index, term: term)
             case .transferLeader(let member): node.transferLeader(to: member)
+            // A refused message (an answer from a member raft does not track) is dropped, as
+            // a lost one would be.
+            case .step(let messages): for message in messages { _ = node.step(message) }
+            case .peerReport(.unreachable(let member)): node.reportUnreachable(member)
+            case .peerReport(.snapshot(let member, let status)): node.reportSnapshot(member, status: status)
             }
         }
         if !proposals.isEmpty, case .failure = node.propose(batch: proposals) {
@@ -127,7 +152,9 @@ final class RaftLoop: @unchecked Sendable {
         if !reads.isEmpty {
             let context = nextReadContext
             nextReadContext += 1
-            if case .failure = node.readIndex(context: Self.bytes(context)) {
+            // The leader queues the reads of every member together: the member id keeps this
+            // member's contexts apart from the others'.
+            if case .failure = node.readIndex(context: Self.bytes(node.id.rawValue) + Self.bytes(context)) {
                 refused(reads, true)
             } else {
                 readContexts[context] = reads
@@ -141,7 +168,7 @@ final class RaftLoop: @unchecked Sendable {
             let previous = state.leader.exchange(soft.leader.rawValue, ordering: .relaxed)
             if previous != soft.leader.rawValue {
                 if soft.leader != .none { state.leaderChanges.add(1, ordering: .relaxed) }
-                onEvent("raft leader changed", [("leader", String(soft.leader.rawValue, radix: 16)), ("role", soft.role.rawValue)])
+                onEvent(.info, "raft leader changed", [("leader", String(soft.leader.rawValue, radix: 16)), ("role", soft.role.rawValue)])
                 // Reads waiting for a read index from a lost leadership never get one.
                 if soft.role != .leader && !readContexts.isEmpty {
                     refused(readContexts.values.flatMap { $0 }, true)
@@ -149,15 +176,21 @@ final class RaftLoop: @unchecked Sendable {
                 }
             }
         }
+        if let peers { send(ready.messages.filter { $0.to != node.id }, through: peers) }
         do throws(WALError) {
-            if let ticket = try log.persist(ready) { lastTicket = ticket }
+            let ticket = try log.persist(ready)
+            if let ticket { lastTicket = ticket }
+            if peers != nil, let ticket, ready.mustSync { try log.wal.wait(for: ticket) }
         } catch {
             fatal("failed to write the raft log: \(error)")
         }
-        for message in ready.messages + ready.messagesAfterPersist {
-            // A one-member cluster has nobody to send to; peers arrive with the peer transport.
-            precondition(message.to == node.id, "no peer transport for a message to \(message.to)")
+        for message in ready.messages + ready.messagesAfterPersist where message.to == node.id {
             _ = node.step(message)
+        }
+        if let peers {
+            send(ready.messagesAfterPersist.filter { $0.to != node.id }, through: peers)
+        } else {
+            precondition(ready.allMessages.allSatisfy { $0.to == node.id }, "a one-member cluster has nobody to send to")
         }
         if let hard = ready.hardState {
             state.term.store(hard.term.rawValue, ordering: .relaxed)
@@ -179,10 +212,26 @@ final class RaftLoop: @unchecked Sendable {
         node.advance(ready)
     }
 
+    /// Hands `messages` to the transport, except snapshots: the B+tree copy that would be a
+    /// snapshot's data is not sent yet, so a follower that needs one is logged and raft is told
+    /// the snapshot failed (it retries later and keeps the follower probing).
+    private func send(_ messages: [Message], through peers: PeerTransport) {
+        guard messages.contains(where: { $0.type == .snapshot }) else { return peers.send(messages) }
+        peers.send(messages.filter { $0.type != .snapshot })
+        for message in messages where message.type == .snapshot {
+            let index = message.snapshot?.metadata.index ?? .zero
+            if snapshotsRefused.updateValue(index, forKey: message.to) != index {
+                onEvent(.warn, "member needs a snapshot to catch up; sending snapshots is not supported yet",
+                        [("to", String(message.to.rawValue, radix: 16)), ("snapshot-index", String(index.rawValue))])
+            }
+            node.reportSnapshot(message.to, status: .failed)
+        }
+    }
+
     private func recordSnapshot(index: KeelRaft.LogIndex, term: KeelRaft.Term) {
         do throws(WALError) {
             let released = try log.recordSnapshot(index: index, term: term, keepEntries: snapshotKeepEntries)
-            onEvent("saved snapshot", [("snapshot-index", String(index.rawValue)), ("released-wal-segments", String(released.count))])
+            onEvent(.info, "saved snapshot", [("snapshot-index", String(index.rawValue)), ("released-wal-segments", String(released.count))])
         } catch {
             fatal("failed to record a snapshot in the raft log: \(error)")
         }
@@ -190,8 +239,9 @@ final class RaftLoop: @unchecked Sendable {
 
     private static func bytes(_ value: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: value >> ($0 * 8)) } }
 
+    /// The counter of a read context (its last 8 bytes, after the member id).
     private static func number(_ bytes: [UInt8]) -> UInt64 {
-        guard bytes.count == 8 else { return 0 }
-        return bytes.reversed().reduce(0) { $0 << 8 | UInt64($1) }
+        guard bytes.count == 16 else { return 0 }
+        return bytes[8...].reversed().reduce(0) { $0 << 8 | UInt64($1) }
     }
 }

@@ -12,6 +12,7 @@ extension NodeOptions {
         name = configuration.name
         walDirectory = configuration.dedicatedWALDirectory
         peerURLs = configuration.memberPeerURLs
+        listenPeerURLs = configuration.listenPeerURLs.map(\.description)
         clientURLs = configuration.advertiseClientURLs.map(\.description)
         initialCluster = configuration.initialCluster.map { ($0.name, $0.peerURLs.map(\.description)) }
         clusterToken = configuration.initialClusterToken

@@ -32,6 +32,7 @@ public final class ServerHost: Sendable {
 
     /// Starts the member, waits until it can serve (a leader is known and what it committed
     /// at its election is applied), then opens the client listeners, logging etcd's messages.
+    /// In a cluster of several members this waits for a quorum of them to be up.
     public static func start(_ configuration: ServerConfiguration, logger: ServerLogger) throws -> ServerHost {
         logger.log(configuration.notices)
         let metrics = EtcdMetrics()
@@ -41,7 +42,15 @@ public final class ServerHost: Sendable {
         observers.backendCommit = { [histogram = metrics.backendCommitDuration] nanoseconds in
             histogram.observe(Double(nanoseconds) / 1e9)
         }
-        let node = try KeelNode.start(NodeOptions(configuration), logger: logger, observers: observers)
+        // Made first: the peer transport runs on it while the member looks for a leader.
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(System.coreCount, 2))
+        let node: KeelNode
+        do {
+            node = try KeelNode.start(NodeOptions(configuration), logger: logger, observers: observers, group: group)
+        } catch {
+            try? group.syncShutdownGracefully()
+            throw error
+        }
         logger.info("starting Keel member", .string("name", node.name), .string("local-member-id", hex(node.memberID)),
                     .string("cluster-id", hex(node.clusterID)), .string("data-dir", configuration.dataDirectory),
                     .string("wal-io", configuration.walIO.rawValue))
@@ -55,7 +64,6 @@ public final class ServerHost: Sendable {
         metrics.quotaBackendBytes.set(Double(node.options.quotaBackendBytes))
         metrics.dbTotalSizeBytes.bind { Double(node.database.fileBytes) }
         metrics.dbTotalSizeInUseBytes.bind { Double(node.database.stats.inUseBytes) }
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(System.coreCount, 2))
         let pool = NIOThreadPool(numberOfThreads: 2)
         pool.start()
         let routes = node.routes(pool: pool, metrics: metrics)
