@@ -35,6 +35,18 @@ import Testing
         #expect(statuses.count == 3 && statuses.filter { $0.member == $0.leader }.count == 1, "\(statuses)")
         let oldLeaderID = try #require(cluster.status(leader)).member
         let oldTerm = try #require(cluster.status(leader)).raftTerm
+        // The leader timed the round trips of its appends to the followers (the replication
+        // stage of /debug/latency); a follower sends no appends.
+        let replicationCounts = all.map { index -> Int in
+            let url = "http://\(cluster.members[index].endpoint)/debug/latency"
+            let body = Subprocess.run("/usr/bin/curl", ["-s", url], environment: ["PATH=/usr/bin:/bin"]).output
+            guard let range = body.range(of: #""stage":"replication","#) else { return -1 }
+            let tail = body[range.upperBound...]
+            guard let count = tail.range(of: #""count":"#) else { return -1 }
+            return Int(tail[count.upperBound...].prefix { $0.isNumber }) ?? -1
+        }
+        #expect(replicationCounts[leader] > 0 && replicationCounts.enumerated().allSatisfy { $0.offset == leader || $0.element == 0 },
+                "\(replicationCounts)")
 
         // Writes right up to the crash, through the leader and the followers alike.
         for round in 0..<9 {

@@ -66,6 +66,7 @@ final class RaftLoop: @unchecked Sendable {
     /// The snapshot index last logged as not sent to each member, so a follower that needs a
     /// snapshot is reported once per snapshot rather than on every heartbeat.
     private var snapshotsRefused: [NodeID: KeelRaft.LogIndex] = [:]
+    private var replication = ReplicationTimer()
     private var readContexts: [UInt64: [UInt64]] = [:]
     private var nextReadContext: UInt64 = 1
     private var thread: OSThread?
@@ -140,7 +141,11 @@ final class RaftLoop: @unchecked Sendable {
             case .transferLeader(let member): node.transferLeader(to: member)
             // A refused message (an answer from a member raft does not track) is dropped, as
             // a lost one would be.
-            case .step(let messages): for message in messages { _ = node.step(message) }
+            case .step(let messages):
+                for message in messages {
+                    for roundTrip in replication.received(message, now: now) { stages.replication.record(nanoseconds: roundTrip) }
+                    _ = node.step(message)
+                }
             case .peerReport(.unreachable(let member)): node.reportUnreachable(member)
             case .peerReport(.snapshot(let member, let status)): node.reportSnapshot(member, status: status)
             }
@@ -216,6 +221,8 @@ final class RaftLoop: @unchecked Sendable {
     /// snapshot's data is not sent yet, so a follower that needs one is logged and raft is told
     /// the snapshot failed (it retries later and keeps the follower probing).
     private func send(_ messages: [Message], through peers: PeerTransport) {
+        let now = MonotonicClock.nanoseconds()
+        for message in messages { replication.sent(message, now: now) }
         guard messages.contains(where: { $0.type == .snapshot }) else { return peers.send(messages) }
         peers.send(messages.filter { $0.type != .snapshot })
         for message in messages where message.type == .snapshot {
