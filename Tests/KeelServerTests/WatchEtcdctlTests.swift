@@ -114,18 +114,22 @@ import Testing
             let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(line)")
             return try #require(object["result"] as? [String: Any], "\(line)")
         }
-        #expect(results.count == 3, "\(output)")
-        guard results.count == 3 else { return }
+        // The created response, then the two events: in one response each, or in one response
+        // together when the watch was established after the writes and caught up from history
+        // (as etcd batches an unsynced watcher's events; seen on a loaded machine).
+        #expect(results.count == 2 || results.count == 3, "\(output)")
+        guard results.count >= 2 else { return }
         #expect(results[0]["created"] as? Bool == true)
         let header = try #require(results[0]["header"] as? [String: Any])
         #expect(header["cluster_id"] as? String != nil && header["member_id"] as? String != nil)
-        let put = try #require((results[1]["events"] as? [[String: Any]])?.first)
-        #expect(put["type"] == nil)  // PUT is the default enum value, left out
-        let kv = try #require(put["kv"] as? [String: Any])
+        let events = results.dropFirst().flatMap { ($0["events"] as? [[String: Any]]) ?? [] }
+        #expect(events.count == 2, "\(output)")
+        guard events.count == 2 else { return }
+        #expect(events[0]["type"] == nil)  // PUT is the default enum value, left out
+        let kv = try #require(events[0]["kv"] as? [String: Any])
         #expect(kv["key"] as? String == "ZzE=" && kv["value"] as? String == "YQ==" && kv["mod_revision"] as? String == String(start))
-        let deleted = try #require((results[2]["events"] as? [[String: Any]])?.first)
-        #expect(deleted["type"] as? String == "DELETE")
-        #expect((results[2]["header"] as? [String: Any])?["revision"] as? String == String(start + 2))
+        #expect(events[1]["type"] as? String == "DELETE")
+        #expect((results.last?["header"] as? [String: Any])?["revision"] as? String == String(start + 2))
     }
 
     /// --experimental-watch-progress-notify-interval: a progress_notify watcher that sees no
