@@ -39,11 +39,8 @@ import Testing
         // stage of /debug/latency); a follower sends no appends.
         let replicationCounts = all.map { index -> Int in
             let url = "http://\(cluster.members[index].endpoint)/debug/latency"
-            let body = Subprocess.run("/usr/bin/curl", ["-s", url], environment: ["PATH=/usr/bin:/bin"]).output
-            guard let range = body.range(of: #""stage":"replication","#) else { return -1 }
-            let tail = body[range.upperBound...]
-            guard let count = tail.range(of: #""count":"#) else { return -1 }
-            return Int(tail[count.upperBound...].prefix { $0.isNumber }) ?? -1
+            let body = Subprocess.run(KeelProcess.curlPath, ["-s", url], environment: ["PATH=/usr/bin:/bin"]).output
+            return latencyStageCounts(body)["replication"] ?? -1
         }
         #expect(replicationCounts[leader] > 0 && replicationCounts.enumerated().allSatisfy { $0.offset == leader || $0.element == 0 },
                 "\(replicationCounts)")

@@ -75,11 +75,7 @@ import Testing
         let future = keel.etcdctl(["txn"], input: "\nget a --rev=100\n\n\n")
         #expect(future.exitStatus != 0 && future.output.contains("etcdserver: mvcc: required revision is a future revision"), "\(future.output)")
         // Three read-only Txns: three read indexes, no proposal.
-        let stages = try JSONSerialization.jsonObject(with: Data(keel.curl("/debug/latency").output.utf8))
-        var counts: [String: Int] = [:]
-        for stage in (stages as? [String: Any])?["stages"] as? [[String: Any]] ?? [] {
-            counts[stage["stage"] as? String ?? ""] = (stage["count"] as? NSNumber)?.intValue
-        }
+        let counts = latencyStageCounts(keel.curl("/debug/latency").output)
         #expect(counts["proposal_wait"] == 0 && counts["read_index_wait"] == 3, "\(counts)")
         // A write made just before is seen.
         #expect(keel.etcdctl(["put", "a", "new"]).output == "OK\n")

@@ -54,12 +54,10 @@ import Testing
         for i in 0..<20 { #expect(keel.etcdctl(["put", "k\(i)", "v"]).output == "OK\n") }
         for _ in 0..<10 { #expect(keel.etcdctl(["get", "k", "--prefix", "--keys-only"]).exitStatus == 0) }
         #expect(keel.etcdctl(["get", "k1", "--consistency=s"]).output == "k1\nv\n")
-        let parsed = try JSONSerialization.jsonObject(with: Data(keel.curl("/debug/latency?reset=true").output.utf8))
-        let stages = try #require((parsed as? [String: Any])?["stages"] as? [[String: Any]])
-        var counts: [String: Int] = [:]
-        for stage in stages {
-            let name = try #require(stage["stage"] as? String)
-            counts[name] = (stage["count"] as? NSNumber)?.intValue
+        let stages = latencyStages(keel.curl("/debug/latency?reset=true").output)
+        #expect(stages.count == 11, "\(stages.keys)")
+        let counts = stages.compactMapValues { ($0["count"] as? NSNumber)?.intValue }
+        for (name, stage) in stages {
             let figures = ["p50Microseconds", "p90Microseconds", "p99Microseconds", "p999Microseconds", "maxMicroseconds"]
                 .map { (stage[$0] as? NSNumber)?.doubleValue ?? -1 }
             #expect(figures.allSatisfy { $0 >= 0 } && figures == figures.sorted(), "\(name): \(figures)")
@@ -73,9 +71,8 @@ import Testing
         let metrics = keel.curl("/metrics").output
         #expect(metrics.contains(#"keel_stage_duration_seconds_count{stage="write_total"}"#))
         // The reset happened after the answer above.
-        let after = try JSONSerialization.jsonObject(with: Data(keel.curl("/debug/latency").output.utf8))
-        let proposalWait = ((after as? [String: Any])?["stages"] as? [[String: Any]])?.first { $0["stage"] as? String == "proposal_wait" }
-        #expect((proposalWait?["count"] as? NSNumber)?.intValue == 0, "\(String(describing: proposalWait))")
+        let after = latencyStageCounts(keel.curl("/debug/latency").output)
+        #expect(after["proposal_wait"] == 0, "\(after)")
     }
 
     private func object(_ outcome: Subprocess.Outcome) throws -> [String: Any] {

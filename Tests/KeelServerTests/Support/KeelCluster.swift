@@ -73,13 +73,7 @@ final class KeelCluster: @unchecked Sendable {
     /// Waits (at most 60 s) until member `index` logs that it serves clients once more than
     /// `readyLinesBefore` times.
     private func waitUntilReady(_ index: Int, readyLinesBefore: Int) throws {
-        guard let process = members[index].process else { return }
-        for _ in 0..<6000 {
-            if readyLines(index) > readyLinesBefore { return }
-            if process.hasExited { throw KeelProcessError.exited(log(index)) }
-            usleep(10_000)
-        }
-        throw KeelProcessError.notReady(log(index))
+        try members[index].process?.waitUntilServing(readyLinesBefore: readyLinesBefore)
     }
 
     /// Restarts a stopped member on its data and ports and waits until it serves clients.

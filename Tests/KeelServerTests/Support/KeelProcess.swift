@@ -72,13 +72,7 @@ final class KeelProcess: @unchecked Sendable {
         let log = directory.path + "/keel.log"
         let started = BackgroundProcess(Self.binaryPath, arguments, environment: ["PATH=/usr/bin:/bin"], logPath: log)
         process = started
-        let alreadyLogged = started.log.components(separatedBy: "ready to serve client requests").count - 1
-        for _ in 0..<6000 {
-            if started.log.components(separatedBy: "ready to serve client requests").count - 1 > alreadyLogged { return }
-            if started.hasExited { throw KeelProcessError.exited(started.log) }
-            usleep(10_000)
-        }
-        throw KeelProcessError.notReady(started.log)
+        try started.waitUntilServing(readyLinesBefore: started.readyLines)
     }
 
     /// SIGKILL: a crash, nothing flushed.
@@ -113,6 +107,22 @@ final class KeelProcess: @unchecked Sendable {
     deinit {
         process?.stop(signal: SIGKILL)
         directory.remove()
+    }
+}
+
+extension BackgroundProcess {
+    /// How many times keel's log says it serves clients (a restart on the same log adds one).
+    var readyLines: Int { log.components(separatedBy: "ready to serve client requests").count - 1 }
+
+    /// Waits (at most 60 s) until the log says so more than `readyLinesBefore` times; throws if
+    /// the process exits first or never does.
+    func waitUntilServing(readyLinesBefore: Int) throws {
+        for _ in 0..<6000 {
+            if readyLines > readyLinesBefore { return }
+            if hasExited { throw KeelProcessError.exited(log) }
+            usleep(10_000)
+        }
+        throw KeelProcessError.notReady(log)
     }
 }
 
