@@ -28,24 +28,21 @@ final class KeelCluster: @unchecked Sendable {
         directory = TemporaryDirectory("keel-cluster")
         members = (0..<size).map { Member(name: "m\($0)", clientPort: freeLoopbackPort(), peerPort: freeLoopbackPort()) }
         self.extraArguments = extraArguments
-        for attempt in 1...3 {
-            do {
-                for index in members.indices { launch(index) }
-                for index in members.indices { try waitUntilReady(index, readyLinesBefore: 0) }
-                return
-            } catch KeelProcessError.exited(let log) where log.contains("Address already in use") && attempt < 3 {
-                for index in members.indices {
-                    members[index].process?.stop(signal: SIGKILL)
-                    members[index].process = nil
-                    members[index].clientPort = freeLoopbackPort()
-                    members[index].peerPort = freeLoopbackPort()
-                }
-                for index in members.indices {
-                    TemporaryDirectory.removeTree(dataDirectory(index))
-                    TemporaryDirectory.removeTree(logPath(index))
-                }
+        try retryingTakenPorts({
+            for index in members.indices { launch(index) }
+            for index in members.indices { try waitUntilReady(index, readyLinesBefore: 0) }
+        }, newPorts: {
+            for index in members.indices {
+                members[index].process?.stop(signal: SIGKILL)
+                members[index].process = nil
+                members[index].clientPort = freeLoopbackPort()
+                members[index].peerPort = freeLoopbackPort()
             }
-        }
+            for index in members.indices {
+                TemporaryDirectory.removeTree(dataDirectory(index))
+                TemporaryDirectory.removeTree(logPath(index))
+            }
+        })
     }
 
     var initialCluster: String { members.map { "\($0.name)=\($0.peerURL)" }.joined(separator: ",") }

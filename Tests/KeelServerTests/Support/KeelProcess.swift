@@ -29,14 +29,9 @@ final class KeelProcess: @unchecked Sendable {
         clientPort = freeLoopbackPort()
         peerPort = freeLoopbackPort()
         self.extraArguments = extraArguments
-        for attempt in 1...3 {
-            do {
-                try start()
-                return
-            } catch KeelProcessError.exited(let log) where log.contains("Address already in use") && attempt < 3 {
-                clientPort = freeLoopbackPort()
-                peerPort = freeLoopbackPort()
-            }
+        try retryingTakenPorts(start) {
+            clientPort = freeLoopbackPort()
+            peerPort = freeLoopbackPort()
         }
     }
 
@@ -107,6 +102,18 @@ final class KeelProcess: @unchecked Sendable {
     deinit {
         process?.stop(signal: SIGKILL)
         directory.remove()
+    }
+}
+
+/// Runs `start` up to three times: when keel exits on an address in use (a port found free
+/// was taken meanwhile), `newPorts` picks others and `start` runs again.
+func retryingTakenPorts(_ start: () throws -> Void, newPorts: () -> Void) throws {
+    for attempt in 1...3 {
+        do {
+            return try start()
+        } catch KeelProcessError.exited(let log) where log.contains("Address already in use") && attempt < 3 {
+            newPorts()
+        }
     }
 }
 
