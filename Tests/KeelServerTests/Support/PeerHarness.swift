@@ -4,6 +4,7 @@ import Glibc
 import KeelIO
 import KeelRaft
 import KeelTestSupport
+import NIOCore
 import NIOPosix
 import Synchronization
 @testable import KeelServer
@@ -41,11 +42,23 @@ final class PeerTestMember: Sendable {
     }
 
     /// Members 1 and 2 of one cluster on fresh loopback ports, each knowing the other, started.
+    /// A port found free can be taken before the listener binds it (seen in CI); the pair then
+    /// starts again on other ports, up to three times.
     static func startPair(group: MultiThreadedEventLoopGroup) throws -> (one: PeerTestMember, two: PeerTestMember) {
-        let (port1, port2) = (freeLoopbackPort(), freeLoopbackPort())
-        let one = try PeerTestMember(id: 1, port: port1, peers: [2: port2], group: group).start()
-        let two = try PeerTestMember(id: 2, port: port2, peers: [1: port1], group: group).start()
-        return (one, two)
+        for attempt in 1...3 {
+            let (port1, port2) = (freeLoopbackPort(), freeLoopbackPort())
+            let one = PeerTestMember(id: 1, port: port1, peers: [2: port2], group: group)
+            let two = PeerTestMember(id: 2, port: port2, peers: [1: port1], group: group)
+            do {
+                _ = try one.start()
+                _ = try two.start()
+                return (one, two)
+            } catch let error as NIOCore.IOError where error.errnoCode == EADDRINUSE && attempt < 3 {
+                one.transport.stop()
+                two.transport.stop()
+            }
+        }
+        preconditionFailure("unreachable: the last attempt rethrows")
     }
 
     var received: [KeelRaft.Message] { record.inbox.withLock { $0 } }
