@@ -32,7 +32,7 @@ struct FlagDefinition: Sendable {
 
 /// Every flag `keel` defines, in help order. Defaults are etcd 3.5's, except `--data-dir`
 /// (empty here, resolved to "<name>.keel"), `--experimental-enable-lease-checkpoint` (on here) and
-/// Keel's own `--wal-io` and `--lease-checkpoint-interval`.
+/// Keel's own `--wal-io`, `--lease-checkpoint-interval` and `--experimental-peer-fault-injection`.
 enum FlagTable {
     static let all: [FlagDefinition] = [
         .init(name: "name", kind: .string, defaultValue: "default", usage: "Human-readable name of this member."),
@@ -56,6 +56,7 @@ enum FlagTable {
         .init(name: "experimental-enable-lease-checkpoint", kind: .bool, defaultValue: "true", usage: "Have the leader checkpoint remaining lease TTLs through the log, so a restart or leader change does not renew leases (on by default in Keel, off in etcd 3.5)."),
         .init(name: "experimental-watch-progress-notify-interval", kind: .duration, defaultValue: "10m0s", usage: "How often a watcher that asked for progress notifications and saw no event hears the current revision."),
         .init(name: "lease-checkpoint-interval", kind: .duration, defaultValue: "5m0s", usage: "How often the leader checkpoints a lease's remaining TTL (Keel's own; etcd fixes it at 5m)."),
+        .init(name: "experimental-peer-fault-injection", kind: .bool, defaultValue: "false", usage: "Serve POST /debug/peers/partition and /debug/peers/heal, which cut this member off from others as a network partition would (Keel's own; for tests)."),
         .init(name: "log-level", kind: .string, defaultValue: "info", usage: "Lowest level logged: debug, info, warn, error, panic or fatal."),
         .init(name: "logger", kind: .string, defaultValue: "zap", usage: "Log format; only 'zap' (JSON lines on stderr)."),
         .init(name: "enable-v2", kind: .bool, defaultValue: "false", usage: "Serve the v2 API; Keel accepts only false."),

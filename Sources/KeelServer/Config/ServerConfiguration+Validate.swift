@@ -52,7 +52,8 @@ extension ServerConfiguration {
             autoCompaction: autoCompaction, logLevel: logLevel, walIO: walIO,
             watchProgressNotifyIntervalNanoseconds: progressInterval,
             leaseCheckpointsEnabled: values["experimental-enable-lease-checkpoint"] == "true",
-            leaseCheckpointIntervalNanoseconds: checkpointInterval, notices: notices)
+            leaseCheckpointIntervalNanoseconds: checkpointInterval,
+            peerFaultInjection: values["experimental-peer-fault-injection"] == "true", notices: notices)
     }
 
     private static func readLogging(_ values: FlagValues) throws(ConfigurationError) -> LogLevel {

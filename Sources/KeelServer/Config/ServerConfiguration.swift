@@ -49,6 +49,8 @@ public struct ServerConfiguration: Sendable {
     public var leaseCheckpointsEnabled: Bool
     /// --lease-checkpoint-interval, > 0.
     public var leaseCheckpointIntervalNanoseconds: Int64
+    /// --experimental-peer-fault-injection: serve the partition switch under /debug/peers.
+    public var peerFaultInjection = false
     /// Events for the node to log at start, in the order etcd would log them.
     public var notices: [ConfigurationNotice]
 

@@ -23,6 +23,8 @@ import NIOHTTP1
 /// - `/metrics`: the registry in Prometheus text format 0.0.4.
 /// - `GET /debug/latency[?reset=true]`: Keel's own, the built-in latency harness as JSON
 ///   (`StageLatencies.json()`); with `reset=true` the stages start over after this answer.
+/// - `POST /debug/peers/{partition,heal}`: Keel's own partition switch, only under
+///   `--experimental-peer-fault-injection` (`PeerFaultEndpoint`).
 /// - `OPTIONS` anything: 200 with no body; every answer carries etcd's CORS headers when the
 ///   origin is allowed (etcd's default `--cors` is `*`).
 /// - Anything else: Go's `404 page not found`.
@@ -33,18 +35,22 @@ public final class GatewayResponder: HTTP1Responder {
     private let clusterVersion: @Sendable () -> String?
     private let health: @Sendable (HealthQuery, any EventLoop) -> EventLoopFuture<HealthStatus>
     private let allowedOrigins: Set<String>
+    private let peerFaults: PeerFaultEndpoint?
 
     /// - Parameters:
     ///   - clusterVersion: the decided cluster version ("3.5.0"), nil before it is decided.
     ///   - health: runs the node's health check for the query; called on the connection's
     ///     event loop, it must not block it. A failed future answers unhealthy with the error.
     ///   - allowedOrigins: etcd's `--cors` (default `*`).
+    ///   - peerFaults: the transport to serve the partition switch for
+    ///     (`--experimental-peer-fault-injection`), nil to leave `/debug/peers` unknown.
     public init(
         routes: ServiceRoutes, metrics: EtcdMetrics, serverVersion: String,
         clusterVersion: @escaping @Sendable () -> String?,
         health: @escaping @Sendable (HealthQuery, any EventLoop) -> EventLoopFuture<HealthStatus>,
-        allowedOrigins: Set<String> = ["*"]
+        allowedOrigins: Set<String> = ["*"], peerFaults: PeerTransport? = nil
     ) {
+        self.peerFaults = peerFaults.map(PeerFaultEndpoint.init(transport:))
         self.routes = routes
         self.metrics = metrics
         self.serverVersion = serverVersion
@@ -82,7 +88,9 @@ public final class GatewayResponder: HTTP1Responder {
             if query.split(separator: "&").contains("reset=true") { metrics.stages.reset() }
             withCORS.succeed(HTTP1Response(status: .ok, headers: ["content-type": "application/json"], body: ByteBuffer(string: body)))
         default:
-            if path.hasPrefix("/v3/") {
+            if path.hasPrefix("/debug/peers/"), let answer = peerFaults?.respond(path: path, query: query, method: request.head.method) {
+                withCORS.succeed(answer)
+            } else if path.hasPrefix("/v3/") {
                 serveGateway(path, request, on: eventLoop, promise: withCORS)
             } else {
                 withCORS.succeed(GatewayError.plainText(.notFound, "404 page not found"))

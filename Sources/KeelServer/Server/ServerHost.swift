@@ -70,7 +70,8 @@ public final class ServerHost: Sendable {
         let gateway = GatewayResponder(
             routes: routes, metrics: metrics, serverVersion: KeelVersion.etcdServer,
             clusterVersion: { KeelVersion.etcdCluster },
-            health: { query, eventLoop in node.health(query, on: eventLoop) })
+            health: { query, eventLoop in node.health(query, on: eventLoop) },
+            peerFaults: configuration.peerFaultInjection ? node.peers : nil)
         var listeners: [GRPCServer] = []
         do {
             for address in configuration.clientListenAddresses {
