@@ -10,7 +10,8 @@ import Synchronization
 /// Each connection starts with a `ClientPortProtocolDetector`; HTTP/2 connections get a
 /// `NIOHTTP2Handler` with the raised control-frame limit of `GRPCConnectionConfiguration` and
 /// one `GRPCServerStreamHandler` per stream; HTTP/1.1 connections go to the responder.
-/// PING frames are answered by NIOHTTP2 itself.
+/// PING frames are answered by NIOHTTP2 itself. A `FlushCoalescer` under the HTTP/2 handler
+/// sends the answers completed in one round of the event loop in one socket write.
 public final class GRPCServer: Sendable {
     /// The listening channel.
     public let channel: any Channel
@@ -78,6 +79,8 @@ public final class GRPCServer: Sendable {
     private static func configureGRPC(
         _ channel: any Channel, methods: GRPCMethodTable, configuration: GRPCConnectionConfiguration, streams: StreamCount
     ) throws {
+        // Before the HTTP/2 handler, so it sits between that handler and the socket.
+        try channel.pipeline.syncOperations.addHandler(FlushCoalescer())
         _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
             mode: .server, connectionConfiguration: configuration.http2Connection,
             streamConfiguration: configuration.http2Stream
