@@ -19,6 +19,9 @@ public struct ServiceRoutes: Sendable {
     /// Streaming methods served on the gateway, by route.
     private(set) var gatewayStreams: [String: GatewayStreamMethod] = [:]
     private let metrics: GRPCServerMetrics
+    /// Asked before every unary call (gRPC and gateway) registered after it is set: a status
+    /// refuses the call with it (a learner's refusal of what it does not serve).
+    var refusal: (@Sendable (any Message) -> GRPCStatus?)?
 
     public init(metrics: GRPCServerMetrics) {
         self.metrics = metrics
@@ -47,9 +50,14 @@ public struct ServiceRoutes: Sendable {
         handler: @escaping @Sendable (Request, RequestContext, EventLoopPromise<Response>) -> Void
     ) {
         let series = metrics.method(path: path, type: "unary")
+        let refusal = self.refusal
         let counted: @Sendable (Request, RequestContext, EventLoopPromise<Response>) -> Void = { request, context, promise in
             series.started.increment()
             series.received.increment()
+            if let status = refusal?(request) {
+                series.handled(status.code).increment()
+                return promise.fail(status)
+            }
             promise.futureResult.whenComplete { result in
                 switch result {
                 case .success:

@@ -20,6 +20,12 @@ enum RaftInput: Sendable {
     /// What the peer transport learned about a peer: it is unreachable, or how a snapshot to
     /// it ended.
     case peerReport(PeerReport)
+    /// A membership change (MemberAdd/Remove/Update/Promote); `id` is its waiter, failed if
+    /// raft refuses the proposal.
+    case proposeConfChange(ConfChange, id: UInt64)
+    /// Calls back with raft's status (the leader's progress of each member), on the loop's
+    /// thread: it must return quickly.
+    case status(@Sendable (Status) -> Void)
 }
 
 /// What the raft loop publishes for every other thread: response headers, Status, metrics.
@@ -77,6 +83,8 @@ final class RaftLoop: @unchecked Sendable {
     var onLeadership: (@Sendable (_ isLeader: Bool, _ lastIndex: UInt64) -> Void)?
     /// Carries messages to the other members; nil in a one-member cluster. Set before `start`.
     var peers: PeerTransport?
+    /// Applies committed membership changes to raft and the transport. Set before `start`.
+    var membership: RaftMembership?
 
     init(node: RawNode, log: RaftLogStore, tickNanoseconds: UInt64, apply: ApplyLoop, snapshotKeepEntries: UInt64,
          stages: StageLatencies, refused: @escaping @Sendable ([UInt64], Bool) -> Void, fatal: @escaping @Sendable (String) -> Void,
@@ -115,6 +123,7 @@ final class RaftLoop: @unchecked Sendable {
             if closed { return }
             handle(inputs)
             let now = MonotonicClock.nanoseconds()
+            membership?.dropLeavers(now: now, peers: peers)
             if now >= nextTick {
                 node.tick()
                 // After a long stall, tick once and start counting again rather than firing
@@ -148,6 +157,9 @@ final class RaftLoop: @unchecked Sendable {
                 }
             case .peerReport(.unreachable(let member)): node.reportUnreachable(member)
             case .peerReport(.snapshot(let member, let status)): node.reportSnapshot(member, status: status)
+            case .proposeConfChange(let change, let id):
+                if case .failure = node.proposeConfChange(change) { refused([id], false) }
+            case .status(let reply): reply(node.status)
             }
         }
         if !proposals.isEmpty, case .failure = node.propose(batch: proposals) {
@@ -209,6 +221,9 @@ final class RaftLoop: @unchecked Sendable {
         var reads: [(index: KeelRaft.LogIndex, ids: [UInt64])] = []
         for readState in ready.readStates {
             if let ids = readContexts.removeValue(forKey: Self.number(readState.context)) { reads.append((readState.index, ids)) }
+        }
+        if let membership, ready.committedEntries.contains(where: { $0.kind == .confChange }) {
+            membership.committed(ready.committedEntries, node: node, log: log, peers: peers, onEvent: onEvent)
         }
         if !ready.committedEntries.isEmpty || !reads.isEmpty {
             apply.submit(ApplyTask(ticket: lastTicket, entries: ready.committedEntries, reads: reads,

@@ -16,6 +16,7 @@ extension NodeOptions {
         clientURLs = configuration.advertiseClientURLs.map(\.description)
         initialCluster = configuration.initialCluster.map { ($0.name, $0.peerURLs.map(\.description)) }
         clusterToken = configuration.initialClusterToken
+        joinExisting = configuration.initialClusterState == .existing
         snapshotCount = configuration.snapshotCount
         heartbeatMilliseconds = configuration.heartbeatIntervalMilliseconds
         electionMilliseconds = configuration.electionTimeoutMilliseconds
@@ -50,6 +51,13 @@ extension KeelNode {
     /// The etcd services this build serves, for gRPC and the gateway.
     func routes(pool: NIOThreadPool, metrics: EtcdMetrics) -> ServiceRoutes {
         var routes = ServiceRoutes(metrics: metrics.grpc)
+        // etcd's learner serves Status and serializable ranges only.
+        routes.refusal = { [self] request in
+            guard isLearner else { return nil }
+            if request is Etcdserverpb_StatusRequest { return nil }
+            if let range = request as? Etcdserverpb_RangeRequest, range.serializable { return nil }
+            return EtcdError.notSupportedForLearner.status
+        }
         KVService(node: self, metrics: metrics).register(in: &routes)
         MaintenanceService(node: self, pool: pool).register(in: &routes)
         ClusterService(node: self).register(in: &routes)
