@@ -14,8 +14,9 @@ import KeelRaft
 final class RaftMembership {
     private var membership: ClusterMembership
     private let localID: NodeID
-    /// Removed members still reachable until the deadline (monotonic nanoseconds), so the
-    /// last message telling them of their removal gets out.
+    /// Removed members still reachable until the deadline (monotonic nanoseconds): the
+    /// appends that carry the removal's commit index to a removed follower went out in the
+    /// Ready that committed it, and must not be dropped from the transport's queue.
     private var leaving: [(member: NodeID, until: UInt64)] = []
     /// How long a removed member stays in the transport.
     static let leavingNanoseconds: UInt64 = 2_000_000_000
@@ -38,8 +39,6 @@ final class RaftMembership {
                     ("change", "\(confChange)"), ("index", String(entry.index.rawValue)), ("reason", refusal.message)])
                 continue
             }
-            let removedFollower = change.kind == .removeNode && node.isLeader && confChange.nodeID != localID
-            if removedFollower { tellRemoved(confChange.nodeID, node: node, peers: peers) }
             membership.apply(change)
             let confState = node.applyConfChange(confChange)
             log.noteConfState(confState, at: entry.index)
@@ -63,15 +62,5 @@ final class RaftMembership {
         guard !leaving.isEmpty else { return }
         for gone in leaving where gone.until <= now { peers?.setPeer(gone.member, address: nil) }
         leaving.removeAll { $0.until <= now }
-    }
-
-    /// Raft stops talking to a member once it is removed, so a removed follower would never
-    /// learn that the entry removing it committed: the leader sends it one last heartbeat
-    /// carrying the commit index (if the follower holds the entry) before applying the change.
-    private func tellRemoved(_ member: NodeID, node: RawNode, peers: PeerTransport?) {
-        let status = node.status
-        guard let peers, let match = status.progress[member]?.match else { return }
-        let commit = min(match, status.hardState.commit)
-        peers.send([Message(type: .heartbeat, to: member, from: localID, term: node.term, commit: commit)])
     }
 }

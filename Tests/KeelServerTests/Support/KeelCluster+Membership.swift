@@ -74,7 +74,8 @@ extension KeelCluster {
 
     /// The id etcdctl printed for a member it added ("Member <hex> added to cluster ...").
     static func addedMemberID(_ output: String) -> UInt64? {
-        guard let range = output.range(of: #"Member [0-9a-f]+ added"#, options: .regularExpression) else { return nil }
+        // etcdctl pads the id to 16 characters with spaces.
+        guard let range = output.range(of: #"Member +[0-9a-f]+ added"#, options: .regularExpression) else { return nil }
         return UInt64(output[range].split(separator: " ")[1], radix: 16)
     }
 
