@@ -119,6 +119,16 @@ import Testing
             #expect(now, "member \(index): \(cluster.memberList(index) ?? [])")
         }
 
+        // The membership survives a stop (read back from the backend, nothing left to replay)
+        // and a crash (replayed from the WAL).
+        let before = try #require(cluster.memberList(2))
+        #expect(cluster.members[2].process?.stop(signal: SIGTERM) == 0)
+        try cluster.restart(2)
+        #expect(cluster.memberList(2) == before)
+        cluster.kill(2)
+        try cluster.restart(2)
+        #expect(cluster.memberList(2) == before)
+
         // Learners leave without a quorum check; the cluster serves writes through m1.
         for learner in learners {
             let remove = cluster.etcdctl(0, ["member", "remove", String(learner, radix: 16)])

@@ -35,7 +35,9 @@ final class RaftMembership {
                 preconditionFailure("raft entry \(entry.index) is not a membership change this Keel can apply")
             }
             if let refusal = membership.refusal(for: change) {
-                onEvent(.warn, "ignored a committed membership change", [
+                // Normal for a joiner: it starts with the membership it fetched, which already
+                // holds the changes it replays from the start of the log.
+                onEvent(.info, "ignored a committed membership change", [
                     ("change", "\(confChange)"), ("index", String(entry.index.rawValue)), ("reason", refusal.message)])
                 continue
             }

@@ -58,6 +58,8 @@ extension KeelNode {
             if let range = request as? Etcdserverpb_RangeRequest, range.serializable { return nil }
             return EtcdError.notSupportedForLearner.status
         }
+        // ...and no stream but Maintenance/Snapshot (server-streaming, never refused here).
+        routes.streamRefusal = { [self] in isLearner ? EtcdError.notSupportedForLearner.status : nil }
         KVService(node: self, metrics: metrics).register(in: &routes)
         MaintenanceService(node: self, pool: pool).register(in: &routes)
         ClusterService(node: self).register(in: &routes)
