@@ -27,7 +27,6 @@ import NIOCore
 //   4 snapshotBegin   a snapshot message without its data; data length follows (RaftMessageCodec)
 //   5 snapshotChunk   the next bytes of the snapshot data, raw
 //   6 snapshotAck     empty: the receiver handed the whole snapshot to its raft loop
-//   7 membership      the cluster id and members, for a joiner (PeerMembershipFetch)
 
 /// What a frame carries.
 public enum PeerFrameKind: UInt8, Sendable, CaseIterable {
@@ -37,7 +36,6 @@ public enum PeerFrameKind: UInt8, Sendable, CaseIterable {
     case snapshotBegin = 4
     case snapshotChunk = 5
     case snapshotAck = 6
-    case membership = 7
 }
 
 /// One frame read from a peer: its kind and body (a slice of the read buffer).

@@ -12,7 +12,7 @@ import NIOCore
 //                | u64       | u64    | u64    | u8     |        |
 //                +-----------+--------+--------+--------+--------+
 //                from = the caller's member id, to = the member id the caller expects to
-//                reach, stream = 1 (raft messages), 2 (one snapshot) or 3 (membership)
+//                reach, stream = 1 (raft messages) or 2 (one snapshot)
 //
 //   helloReply:  0        1       8           16          24                28
 //                +--------+-------+-----------+-----------+-----------------+--------------+
@@ -31,8 +31,6 @@ public enum PeerStream: UInt8, Sendable {
     case messages = 1
     /// A connection opened for one snapshot, closed once it is acknowledged.
     case snapshot = 2
-    /// A joiner asking for the membership (PeerMembershipFetch.swift), answered and closed.
-    case membership = 3
 }
 
 /// The first frame of a connection.

@@ -83,13 +83,6 @@ final class PeerServerHandler: ChannelInboundHandler {
         }
         var buffer = context.channel.allocator.buffer(capacity: 64)
         reply.write(into: &buffer)
-        if hello.stream == .membership {
-            phase = .closing
-            transport.membership().write(into: &buffer)
-            let channel = context.channel
-            context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in channel.close(promise: nil) }
-            return
-        }
         context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
         if hello.stream == .messages {
             phase = .messages(from: hello.from)

@@ -16,8 +16,6 @@ extension PeerTransport {
             ])
             return PeerHelloReply(status: status, clusterID: clusterID, member: local, reason: reason)
         }
-        // The membership is no secret (etcd serves /members to anyone): a joiner knows no ids.
-        if hello.stream == .membership { return PeerHelloReply(status: .accepted, clusterID: clusterID, member: local, reason: "") }
         guard hello.clusterID == clusterID else {
             return refuse(.clusterMismatch, "request cluster ID mismatch")
         }

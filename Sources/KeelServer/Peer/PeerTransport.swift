@@ -34,8 +34,6 @@ public final class PeerTransport: Sendable {
     private let inbound = Mutex<[ObjectIdentifier: any Channel]>([:])
     /// The accepted messages connection of each member (the newest one).
     private let inboundMessages = Mutex<[NodeID: any Channel]>([:])
-    /// What a joiner's membership fetch is answered with (set by the node).
-    private let membershipSource = Mutex<(@Sendable () -> FetchedMembership)?>(nil)
 
     /// - Parameters:
     ///   - deliver: receives incoming raft messages (see the type's contract).
@@ -159,15 +157,6 @@ public final class PeerTransport: Sendable {
         guard let older, older !== channel else { return }
         environment.log(.info, "closed an older peer connection replaced by a new one", environment.fields(peer: member))
         older.close(promise: nil)
-    }
-
-    /// Answers joiners' membership fetches with `source`'s membership from now on.
-    func serveMembership(_ source: @escaping @Sendable () -> FetchedMembership) {
-        membershipSource.withLock { $0 = source }
-    }
-
-    func membership() -> FetchedMembership {
-        membershipSource.withLock { $0 }?() ?? FetchedMembership(clusterID: environment.clusterID, members: [])
     }
 
     func isPeer(_ member: NodeID) -> Bool { links.withLock { $0[member] != nil } }
