@@ -17,6 +17,8 @@ import Synchronization
 ///   event loop writes everything queued as one buffer. Order per peer is kept.
 ///   Snapshots go on a connection of their own (``PeerSnapshotSender``), in chunks, with
 ///   backpressure, so heartbeats and appends keep flowing meanwhile.
+/// - Requests: ``request(to:method:payload:timeout:)`` calls a peer and waits for its answer,
+///   on a third connection per peer (PeerTransport+Requests.swift, PeerRequestCodec.swift).
 /// - Receiving: `deliver` gets the messages of one read from one peer, in the order sent;
 ///   it is called on event-loop threads, several peers at once, and must not block (post to
 ///   the raft loop's mailbox).
@@ -27,7 +29,9 @@ import Synchronization
 public final class PeerTransport: Sendable {
     public let counters = PeerTransportCounters()
     let environment: PeerLinkEnvironment
-    private let group: any EventLoopGroup
+    let group: any EventLoopGroup
+    /// Requests to peers and the handler of theirs (PeerTransport+Requests.swift).
+    let requests: PeerRequests
     private let links = Mutex<[NodeID: PeerLink]>([:])
     private let partitioned = Mutex<Set<NodeID>>([])
     private let listener = Mutex<(any Channel)?>(nil)
@@ -44,6 +48,7 @@ public final class PeerTransport: Sendable {
                 report: @escaping @Sendable (PeerReport) -> Void, log: @escaping PeerTransportLog) {
         configuration.validate()
         self.group = group
+        requests = PeerRequests(group: group)
         environment = PeerLinkEnvironment(configuration: configuration, counters: counters, log: log, report: report, deliver: deliver)
     }
 
@@ -120,6 +125,7 @@ public final class PeerTransport: Sendable {
             links[peer] = link
             return (link, nil)
         }
+        requests.setPeer(peer, address: address)
         added?.start()
         _ = removed?.stop()
     }
@@ -170,6 +176,7 @@ public final class PeerTransport: Sendable {
         try? listening?.close().wait()
         let all = links.withLock { links in defer { links.removeAll() }; return Array(links.values) }
         for link in all { try? link.stop().wait() }
+        for closing in requests.stop() { try? closing.wait() }
         for channel in inbound.withLock({ Array($0.values) }) { try? channel.close().wait() }
     }
 }
