@@ -127,14 +127,15 @@ extension ClusterMembership {
         guard !addresses.isEmpty else { throw .configuration("--initial-cluster names no other member to join through") }
         for attempt in 0..<20 {
             for address in addresses {
-                guard let fetched = try? FetchedMembership.fetch(from: address, group: group, timeoutMilliseconds: 1_000).wait(),
-                      fetched.clusterID != 0, !fetched.members.isEmpty else { continue }
-                let membership = ClusterMembership(clusterID: fetched.clusterID, members: fetched.members)
+                guard let answer = try? PeerTransport.fetch(address: address, method: .members, group: group, timeout: .seconds(2)).wait(),
+                      let list = try? Etcdserverpb_MemberListResponse(serializedBytes: answer.payload),
+                      list.header.clusterID != 0, !list.members.isEmpty else { continue }
+                let membership = ClusterMembership(clusterID: list.header.clusterID, members: list.members)
                 guard membership.local(options) != nil else {
-                    throw .configuration("member \(options.name) with peer URLs \(options.peerURLs.joined(separator: ",")) is not in the cluster \(hex(fetched.clusterID)); add it with MemberAdd first")
+                    throw .configuration("member \(options.name) with peer URLs \(options.peerURLs.joined(separator: ",")) is not in the cluster \(hex(list.header.clusterID)); add it with MemberAdd first")
                 }
-                logger.info("fetched the membership of the cluster to join", .string("cluster-id", hex(fetched.clusterID)),
-                            .string("from", "\(address)"), .int("members", Int64(fetched.members.count)))
+                logger.info("fetched the membership of the cluster to join", .string("cluster-id", hex(list.header.clusterID)),
+                            .string("from", "\(address)"), .int("members", Int64(list.members.count)))
                 return membership
             }
             if attempt < 19 { usleep(500_000) }

@@ -184,7 +184,13 @@ public final class KeelNode: Sendable {
         let peers = try makePeerTransport(options, membership: membership, memberID: memberID, raft: raft, group: group, logger: logger)
         raft.peers = peers
         raft.membership = RaftMembership(membership, localID: NodeID(memberID))
-        peers?.serveMembership { FetchedMembership(clusterID: membership.clusterID, members: keeper.members) }
+        // A joiner asks any member for the membership (etcd's GET /members of a peer).
+        peers?.setRequestHandler { [clusterID = membership.clusterID] call, _ in
+            switch call.method {
+            case .members: call.eventLoop.makeSucceededFuture(keeper.memberListPayload(clusterID: clusterID, localID: memberID))
+            default: call.eventLoop.makeFailedFuture(PeerRequestError.failed(.unknownMethod, "\(call.method) is not served by this member"))
+            }
+        }
         if let peers {
             do {
                 try peers.start()

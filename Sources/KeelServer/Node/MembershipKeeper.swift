@@ -62,3 +62,16 @@ final class MembershipKeeper: Sendable {
         return .members(next.members)
     }
 }
+
+extension MembershipKeeper {
+    /// The answer to a peer's `members` request (a joiner's fetch, etcd's GET /members): an
+    /// `etcdserverpb.MemberListResponse` whose header carries the cluster id and this member's.
+    func memberListPayload(clusterID: UInt64, localID: UInt64) -> [UInt8] {
+        var list = Etcdserverpb_MemberListResponse()
+        list.header.clusterID = clusterID
+        list.header.memberID = localID
+        list.members = members
+        // proto3 messages without required fields always serialize.
+        return try! list.serializedBytes()
+    }
+}
