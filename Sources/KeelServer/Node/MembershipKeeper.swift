@@ -52,6 +52,12 @@ final class MembershipKeeper: Sendable {
         return .members(next.members)
     }
 
+    /// Replaces the membership with one read back from a backend that a snapshot replaced
+    /// (on the apply loop's thread, as every change).
+    func reload(_ stored: ClusterMembership) {
+        current.withLock { $0 = stored }
+    }
+
     /// Applies a member's published name and client URLs (ignored for a member not in the
     /// cluster, as etcd ignores an update for a removed one).
     func apply(attributes member: Etcdserverpb_Member, in store: KVStore) throws(StorageError) -> AppliedOutcome {

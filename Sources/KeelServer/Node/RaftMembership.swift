@@ -59,6 +59,21 @@ final class RaftMembership {
         }
     }
 
+    /// Starts again from `membership`: the one a snapshot installed on this member holds (raft
+    /// took the snapshot's conf state itself). The transport follows: the members it names are
+    /// peers (at their first http peer URL), no other.
+    func reset(to membership: ClusterMembership, peers: PeerTransport?) {
+        self.membership = membership
+        guard let peers else { return }
+        let kept = Set(membership.members.map(\.id))
+        for peer in peers.peers where !kept.contains(peer.rawValue) { peers.setPeer(peer, address: nil) }
+        for member in membership.members where member.id != localID.rawValue {
+            if let address = member.peerUrls.lazy.compactMap(PeerAddress.init(url:)).first {
+                peers.setPeer(NodeID(member.id), address: address)
+            }
+        }
+    }
+
     /// Takes removed members whose grace time is over out of the transport.
     func dropLeavers(now: UInt64, peers: PeerTransport?) {
         guard !leaving.isEmpty else { return }
