@@ -6,6 +6,7 @@ import KeelAPI
 import KeelRaft
 @testable import KeelServer
 import KeelTestSupport
+import KeelWAL
 import Testing
 
 /// Membership changes as etcd 3.5 makes them, on real keel processes driven by etcdctl:
@@ -215,5 +216,22 @@ import Testing
         update.peerUrls = ["http://new:2380"]
         membership.apply(MemberChange(kind: .updateNode, requestID: 0, member: update))
         #expect(membership.member(id: 1)?.peerUrls == ["http://new:2380"] && membership.member(id: 1)?.name == "a")
+    }
+
+    @Test func raftLogStoreKnowsTheMembershipAtEachIndex() throws {
+        let directory = TemporaryDirectory("keel-membership")
+        defer { directory.remove() }
+        let first = ConfState(voters: [NodeID(1), NodeID(2), NodeID(3)])
+        let log = try RaftLogStore(directory: directory.path + "/wal", options: WALOptions(), confState: first)
+        defer { _ = log.wal.close() }
+        let learner = ConfState(voters: [NodeID(1), NodeID(2), NodeID(3)], learners: [NodeID(4)])
+        let promoted = ConfState(voters: [NodeID(1), NodeID(2), NodeID(3), NodeID(4)])
+        log.noteConfState(learner, at: KeelRaft.LogIndex(5))
+        log.noteConfState(promoted, at: KeelRaft.LogIndex(9))
+        #expect(log.confState(at: KeelRaft.LogIndex(4)) == first)
+        #expect(log.confState(at: KeelRaft.LogIndex(5)) == learner)
+        #expect(log.confState(at: KeelRaft.LogIndex(8)) == learner)
+        #expect(log.confState(at: KeelRaft.LogIndex(9)) == promoted)
+        #expect(log.confState(at: KeelRaft.LogIndex(100)) == promoted)
     }
 }
