@@ -138,6 +138,18 @@ import Testing
         #expect(cluster.memberList(1)?.count == 3)
         #expect(cluster.eventually { cluster.etcdctl(1, ["put", "k", "v"]).output == "OK\n" })
         #expect(cluster.etcdctl(2, ["get", "k"]).output == "k\nv\n")
+
+        // A member removed while it is down (etcd's strict check lets a down member go) learns
+        // it from its peers when it comes back, and exits 0.
+        let m2ID = try #require(cluster.memberID(2))
+        #expect(cluster.members[2].process?.stop(signal: SIGTERM) == 0)
+        let removeDown = cluster.etcdctl(0, ["member", "remove", String(m2ID, radix: 16)])
+        #expect(removeDown.exitStatus == 0, "\(removeDown.output)")
+        try? cluster.restart(2)
+        #expect(cluster.members[2].process?.waitForExit(within: 15) == 0, "\(cluster.log(2).suffix(2000))")
+        #expect(cluster.log(2).contains("the member has been permanently removed from the cluster"))
+        #expect(cluster.memberList(0)?.count == 2)
+        #expect(cluster.etcdctl(1, ["put", "k", "v2"]).output == "OK\n")
     }
 }
 

@@ -6,8 +6,12 @@ extension KeelNode {
     /// first http URL of --listen-peer-urls, calls every other member at the first http URL of
     /// its peer URLs, and hands what arrives to `raft`'s mailbox (messages, reports), so the
     /// event-loop threads it runs on never wait for the raft thread.
+    ///
+    /// A peer refusing this member as removed (it missed its own removal, being down or cut
+    /// off) goes to `keeper`, which stops the member as if it had applied the removal.
     static func makePeerTransport(_ options: NodeOptions, membership: ClusterMembership, memberID: UInt64, raft: RaftLoop,
-                                  group: (any EventLoopGroup)?, logger: ServerLogger) throws(NodeStartError) -> PeerTransport? {
+                                  keeper: MembershipKeeper, group: (any EventLoopGroup)?,
+                                  logger: ServerLogger) throws(NodeStartError) -> PeerTransport? {
         let others = membership.members.filter { $0.id != memberID }
         guard !others.isEmpty else { return nil }
         guard let group else {
@@ -27,10 +31,14 @@ extension KeelNode {
                                                        listen: listen, peers: peers)
         configuration.seed = memberID ^ options.unixMilliseconds
         let mailbox = raft.mailbox
-        return PeerTransport(
+        let transport = PeerTransport(
             configuration: configuration, group: group,
             deliver: { messages in mailbox.post(.step(messages)) },
-            report: { report in mailbox.post(.peerReport(report)) },
+            report: { report in
+                if report == .removed { keeper.removedByPeers() } else { mailbox.post(.peerReport(report)) }
+            },
             log: { level, message, fields in logger.log(level, message, fields, caller: "peer") })
+        for removed in membership.removed { transport.markRemoved(NodeID(removed)) }
+        return transport
     }
 }

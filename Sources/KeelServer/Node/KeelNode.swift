@@ -181,7 +181,8 @@ public final class KeelNode: Sendable {
         let leaseLeadership = LeaseExpiryLeadership(
             lessor: keySpace.lessor, extendNanoseconds: Int64(options.electionMilliseconds) * 1_000_000)
         raft.onLeadership = { isLeader, lastIndex in leaseLeadership.leadershipChanged(isLeader: isLeader, lastIndex: lastIndex) }
-        let peers = try makePeerTransport(options, membership: membership, memberID: memberID, raft: raft, group: group, logger: logger)
+        let peers = try makePeerTransport(options, membership: membership, memberID: memberID, raft: raft, keeper: keeper,
+                                          group: group, logger: logger)
         raft.peers = peers
         raft.membership = RaftMembership(membership, localID: NodeID(memberID))
         // A joiner asks any member for the membership (etcd's GET /members of a peer).

@@ -42,14 +42,22 @@ final class MembershipKeeper: Sendable {
         next.apply(change)
         try next.saveMember(change.member.id, in: store)
         current.withLock { $0 = next }
-        if change.kind == .removeNode && change.member.id == localID {
-            let callbacks = removedCallbacks.withLock { state in
-                state.removed = true
-                return state.callbacks
-            }
-            for callback in callbacks { callback() }
-        }
+        if change.kind == .removeNode && change.member.id == localID { becomeRemoved() }
         return .members(next.members)
+    }
+
+    /// A peer refused this member as removed: it missed the entry removing it (down, or cut
+    /// off, when it committed), and stops as if it had applied it. From any thread.
+    func removedByPeers() { becomeRemoved() }
+
+    /// Calls the removal callbacks, once.
+    private func becomeRemoved() {
+        let callbacks = removedCallbacks.withLock { state -> [@Sendable () -> Void] in
+            guard !state.removed else { return [] }
+            state.removed = true
+            return state.callbacks
+        }
+        for callback in callbacks { callback() }
     }
 
     /// Replaces the membership with one read back from a backend that a snapshot replaced

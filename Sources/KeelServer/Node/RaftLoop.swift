@@ -157,6 +157,8 @@ final class RaftLoop: @unchecked Sendable {
                 }
             case .peerReport(.unreachable(let member)): node.reportUnreachable(member)
             case .peerReport(.snapshot(let member, let status)): node.reportSnapshot(member, status: status)
+            // The node takes this one before the mailbox (KeelNode+Peers): raft has no use for it.
+            case .peerReport(.removed): break
             case .proposeConfChange(let change, let id):
                 if case .failure = node.proposeConfChange(change) { refused([id], false) }
             case .status(let reply): reply(node.status)

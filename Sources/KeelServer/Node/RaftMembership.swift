@@ -54,6 +54,7 @@ final class RaftMembership {
                     peers.setPeer(confChange.nodeID, address: address)
                 }
             case .removeNode:
+                peers.markRemoved(confChange.nodeID)
                 leaving.append((confChange.nodeID, MonotonicClock.nanoseconds() + Self.leavingNanoseconds))
             }
         }

@@ -89,6 +89,9 @@ struct PeerHelloReply: Hashable, Sendable {
         /// The caller expected another member at this address.
         case memberMismatch = 3
         case unsupportedVersion = 4
+        /// The caller was removed from the cluster (etcd's peers answer it 410 Gone): it
+        /// stops for good.
+        case removedMember = 5
     }
 
     var status: Status

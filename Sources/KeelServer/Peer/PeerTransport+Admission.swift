@@ -33,6 +33,9 @@ extension PeerTransport {
         guard hello.to == local else {
             return refuse(.memberMismatch, "rejected peer connection meant for another member")
         }
+        if wasRemoved(hello.from) {
+            return refuse(.removedMember, "rejected peer connection from a member removed from the cluster")
+        }
         guard peers.contains(hello.from) else {
             return refuse(.unknownMember, "rejected peer connection from a member not in the cluster")
         }

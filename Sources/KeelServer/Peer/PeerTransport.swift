@@ -34,6 +34,7 @@ public final class PeerTransport: Sendable {
     let requests: PeerRequests
     private let links = Mutex<[NodeID: PeerLink]>([:])
     private let partitioned = Mutex<Set<NodeID>>([])
+    private let removedMembers = Mutex<Set<NodeID>>([])
     private let listener = Mutex<(any Channel)?>(nil)
     private let inbound = Mutex<[ObjectIdentifier: any Channel]>([:])
     /// The accepted messages connection of each member (the newest one).
@@ -164,6 +165,14 @@ public final class PeerTransport: Sendable {
         environment.log(.info, "closed an older peer connection replaced by a new one", environment.fields(peer: member))
         older.close(promise: nil)
     }
+
+    /// Records that `member` was removed from the cluster: its hellos are refused as
+    /// `removedMember` from now on, which tells it to stop.
+    public func markRemoved(_ member: NodeID) {
+        removedMembers.withLock { _ = $0.insert(member) }
+    }
+
+    func wasRemoved(_ member: NodeID) -> Bool { removedMembers.withLock { $0.contains(member) } }
 
     func isPeer(_ member: NodeID) -> Bool { links.withLock { $0[member] != nil } }
 

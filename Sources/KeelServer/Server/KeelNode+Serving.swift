@@ -44,6 +44,8 @@ extension KeelNode {
             let leader = raft.state.leader.load(ordering: .relaxed)
             let committed = raft.state.commitIndex.load(ordering: .relaxed)
             if leader != 0 && apply.appliedIndex.load(ordering: .relaxed) >= committed { return }
+            // A removed member never finds a leader: it starts only to stop (ServerHost).
+            if membership.isRemoved { return }
             usleep(2_000)
         }
     }
