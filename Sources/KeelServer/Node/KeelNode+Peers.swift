@@ -34,3 +34,28 @@ extension KeelNode {
             log: { level, message, fields in logger.log(level, message, fields, caller: "peer") })
     }
 }
+
+extension KeelNode {
+    /// Answers the other members' peer requests (PeerTransport+Requests.swift): the leader's
+    /// side of forwarded keepalives and TimeToLive calls (LeaseService+Forwarding.swift).
+    /// Installed once the node exists; a request that comes earlier is answered with an error
+    /// and asked again by its caller.
+    func servePeerRequests() {
+        // Weak: the transport (and this handler) must not keep a stopped node alive.
+        peers?.setRequestHandler { [weak self] call, payload in
+            guard let self, !stopped.load(ordering: .relaxed) else { return call.eventLoop.makeFailedFuture(EtcdError.stopped) }
+            switch call.method {
+            case .leaseRenew: return LeaseService(node: self).serveRenew(payload, on: call.eventLoop)
+            case .leaseTimeToLive: return LeaseService(node: self).serveTimeToLive(payload, on: call.eventLoop)
+            case .members: return call.eventLoop.makeFailedFuture(PeerMethodNotServed(method: call.method))
+            }
+        }
+    }
+}
+
+/// A peer method this build knows but does not answer yet (`members`: the member list for a
+/// member joining an existing cluster comes with membership changes).
+struct PeerMethodNotServed: Error, CustomStringConvertible {
+    let method: PeerMethod
+    var description: String { "peer method \(method) is not served by this member" }
+}

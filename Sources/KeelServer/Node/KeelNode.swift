@@ -193,6 +193,7 @@ public final class KeelNode: Sendable {
         let node = KeelNode(options: options, database: database, keySpace: keySpace, membership: membership, memberID: memberID,
                             raft: raft, apply: apply, proposals: proposals, reads: reads, wal: log.wal, alarms: alarms,
                             logger: logger, leaseLeadership: leaseLeadership, stages: stages, peers: peers)
+        node.servePeerRequests()
         apply.start()
         node.watchSync.start()
         raft.start(campaign: voters == [NodeID(memberID)])
