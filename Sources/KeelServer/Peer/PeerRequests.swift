@@ -55,6 +55,9 @@ final class PeerRequests: Sendable {
         _ = stale?.stop()
     }
 
+    /// Whether ``stop()`` was called.
+    var isStopped: Bool { state.withLock { $0.stopped } }
+
     /// Stops every connection (their waiting requests fail with `stopped`); no new ones after.
     func stop() -> [EventLoopFuture<Void>] {
         let all = state.withLock { state in
