@@ -2,8 +2,11 @@
 import Glibc
 #endif
 import Foundation
+import KeelMVCC
 import KeelTestSupport
+import NIOCore
 import Testing
+@testable import KeelServer
 
 /// Leases on three real keel processes, driven by etcdctl through a follower: keepalives and
 /// TimeToLive are forwarded to the leader (only its lessor counts time), a lease kept alive
@@ -87,5 +90,34 @@ import Testing
         cluster.kill(newLeader)
         let alone = cluster.keepAliveOnce(via, kept)
         #expect(alone.exitStatus != 0 && alone.output.contains("etcdserver: no leader"), "\(alone.output)")
+    }
+
+    /// The lease payloads a follower and the leader exchange round-trip, and damage is a typed
+    /// error, never a trap (no processes: the layouts of LeasePeerPayloads.swift).
+    @Test func forwardedLeasePayloadsRoundTrip() throws {
+        let id = LeaseID(0x694D_77AA_9E2D_0A05)
+        #expect(try LeasePeerRenewal.readRequest(LeasePeerRenewal.request(id)) == id)
+        for answer in [LeasePeerRenewal.renewed(ttlSeconds: 60), .notFound, .retry] {
+            #expect(answer.encoded.count == 16)
+            #expect(try LeasePeerRenewal(decoding: answer.encoded) == answer)
+        }
+        #expect(try LeasePeerTimeToLive.readRequest(LeasePeerTimeToLive.request(id, keys: true)) == (id, true))
+        let status = LeasePeerTimeToLive.Status(remainingTTLSeconds: 7, grantedTTLSeconds: 10, keys: [Array("a".utf8), [], [0xFF, 0]])
+        for answer in [LeasePeerTimeToLive.found(status), .found(.init(remainingTTLSeconds: 1, grantedTTLSeconds: 2, keys: [])), .notFound, .retry] {
+            let bytes = answer.encoded
+            #expect(try LeasePeerTimeToLive(decoding: bytes) == answer)
+            for length in 0..<bytes.count {
+                #expect(throws: PeerFrameError.self) { try LeasePeerTimeToLive(decoding: Array(bytes.prefix(length))) }
+            }
+            #expect(throws: PeerFrameError.self) { try LeasePeerTimeToLive(decoding: bytes + [0]) }
+        }
+        var unknown = LeasePeerRenewal.retry.encoded
+        unknown[0] = 7
+        #expect(throws: PeerFrameError.self) { try LeasePeerRenewal(decoding: unknown) }
+        // A key count no body could hold.
+        var lying = LeasePeerTimeToLive.found(status).encoded
+        lying[24] = 0xFF
+        #expect(throws: PeerFrameError.self) { try LeasePeerTimeToLive(decoding: lying) }
+        #expect(throws: PeerFrameError.self) { try LeasePeerTimeToLive.readRequest(LeasePeerRenewal.request(id)) }
     }
 }
