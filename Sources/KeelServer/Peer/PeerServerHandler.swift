@@ -4,7 +4,7 @@ import NIOCore
 /// One accepted peer connection: checks the caller's hello (``PeerTransport/admit(_:remote:)``),
 /// answers it, then reads what the stream carries — raft messages, handed to the raft loop
 /// in batches of one read, or one snapshot, assembled from its chunks, handed over whole
-/// and acknowledged. Anything out of place is a protocol error: logged, connection closed.
+/// and acknowledged, or requests, each answered when the transport's handler completes it. Anything out of place is a protocol error: logged, connection closed.
 final class PeerServerHandler: ChannelInboundHandler {
     typealias InboundIn = PeerFrame
     typealias OutboundOut = ByteBuffer
