@@ -42,6 +42,9 @@ import Testing
             countedByLeader = keptSeconds > lapsingSeconds && lapsingSeconds < 6
         }
         #expect(countedByLeader, "\(measures)")
+        let withKeys = cluster.boundedEtcdctl(follower, ["lease", "timetolive", kept, "--keys"]).output
+        #expect(withKeys.hasPrefix("lease \(kept) granted with TTL(6s), remaining(") && withKeys.hasSuffix("s), attached keys([kept])\n"),
+                "\(withKeys)")
         // Leases the leader does not know, through the follower: gone, as etcd says it.
         let missing = cluster.keepAliveOnce(follower, "1234abcd")
         #expect(missing.exitStatus != 0 && missing.output.contains("etcdserver: requested lease not found"), "\(missing.output)")
