@@ -29,6 +29,8 @@ import Testing
         let add = cluster.etcdctl(1, ["member", "add", "m3", "--learner", "--peer-urls=\(joiner.peerURL)"])
         #expect(add.exitStatus == 0, "\(add.output)")
         let learnerID = try #require(KeelCluster.addedMemberID(add.output), "\(add.output)")
+        // Members apply the change in their own time: wait for the one asked.
+        #expect(cluster.eventually { cluster.memberList(0)?.count == 4 })
         let afterAdd = try #require(cluster.memberList(0))
         let added = try #require(afterAdd.first { $0.id == learnerID }, "\(afterAdd)")
         #expect(afterAdd.count == 4 && added.isLearner && added.name.isEmpty && added.peerURLs == [joiner.peerURL], "\(afterAdd)")
@@ -51,6 +53,7 @@ import Testing
 
         // Caught up: the promotion goes through (from a member that may be a follower).
         #expect(cluster.eventually { cluster.etcdctl(0, ["member", "promote", String(learnerID, radix: 16)]).exitStatus == 0 })
+        #expect(cluster.eventually { cluster.memberList(1)?.contains { $0.id == learnerID && !$0.isLearner } == true })
         let promoted = try #require(cluster.memberList(1))
         #expect(promoted.count == 4 && promoted.allSatisfy { !$0.isLearner }, "\(promoted)")
         #expect(joiner.etcdctl(["put", "from-m3", "promoted"]).output == "OK\n")
@@ -64,6 +67,7 @@ import Testing
         #expect(remove.exitStatus == 0, "\(remove.output)")
         #expect(cluster.members[follower].process?.waitForExit(within: 15) == 0, "\(cluster.log(follower).suffix(2000))")
         #expect(cluster.log(follower).contains("the member has been permanently removed from the cluster"))
+        #expect(cluster.eventually { cluster.memberList(survivor)?.count == 3 })
         let afterRemove = try #require(cluster.memberList(survivor))
         #expect(afterRemove.count == 3 && !afterRemove.contains { $0.id == followerID }, "\(afterRemove)")
         #expect(cluster.etcdctl(survivor, ["put", "after-follower", "gone"]).output == "OK\n")
@@ -91,6 +95,7 @@ import Testing
             #expect(add.exitStatus == 0, "\(add.output)")
             if let id = KeelCluster.addedMemberID(add.output) { learners.append(id) }
         }
+        #expect(cluster.eventually { cluster.memberList(2)?.count == 5 })
         let listed = try #require(cluster.memberList(2))
         #expect(listed.count == 5 && listed.filter(\.isLearner).map(\.id).sorted() == learners.sorted(), "\(listed)")
         // The same peer URL twice: refused.
@@ -135,7 +140,7 @@ import Testing
             let remove = cluster.etcdctl(0, ["member", "remove", String(learner, radix: 16)])
             #expect(remove.exitStatus == 0, "\(remove.output)")
         }
-        #expect(cluster.memberList(1)?.count == 3)
+        #expect(cluster.eventually { cluster.memberList(1)?.count == 3 })
         #expect(cluster.eventually { cluster.etcdctl(1, ["put", "k", "v"]).output == "OK\n" })
         #expect(cluster.etcdctl(2, ["get", "k"]).output == "k\nv\n")
 

@@ -42,3 +42,23 @@ extension KeelNode {
         return transport
     }
 }
+
+extension KeelNode {
+    /// Answers the other members' peer requests (PeerTransport+Requests.swift): the leader's
+    /// side of forwarded keepalives and TimeToLive calls (LeaseService+Forwarding.swift), and
+    /// the member list for a member joining the cluster.
+    /// Installed once the node exists; a request that comes earlier is answered with an error
+    /// and asked again by its caller.
+    func servePeerRequests() {
+        // Weak: the transport (and this handler) must not keep a stopped node alive.
+        peers?.setRequestHandler { [weak self] call, payload in
+            guard let self, !stopped.load(ordering: .relaxed) else { return call.eventLoop.makeFailedFuture(EtcdError.stopped) }
+            switch call.method {
+            case .leaseRenew: return LeaseService(node: self).serveRenew(payload, on: call.eventLoop)
+            case .leaseTimeToLive: return LeaseService(node: self).serveTimeToLive(payload, on: call.eventLoop)
+            // A joiner's fetch (etcd's GET /members of a peer).
+            case .members: return call.eventLoop.makeSucceededFuture(membership.memberListPayload(clusterID: clusterID, localID: memberID))
+            }
+        }
+    }
+}

@@ -185,13 +185,6 @@ public final class KeelNode: Sendable {
                                           group: group, logger: logger)
         raft.peers = peers
         raft.membership = RaftMembership(membership, localID: NodeID(memberID))
-        // A joiner asks any member for the membership (etcd's GET /members of a peer).
-        peers?.setRequestHandler { [clusterID = membership.clusterID] call, _ in
-            switch call.method {
-            case .members: call.eventLoop.makeSucceededFuture(keeper.memberListPayload(clusterID: clusterID, localID: memberID))
-            default: call.eventLoop.makeFailedFuture(PeerRequestError.failed(.unknownMethod, "\(call.method) is not served by this member"))
-            }
-        }
         if let peers {
             do {
                 try peers.start()
@@ -205,6 +198,7 @@ public final class KeelNode: Sendable {
         let node = KeelNode(options: options, database: database, keySpace: keySpace, membership: keeper, memberID: memberID,
                             raft: raft, apply: apply, proposals: proposals, reads: reads, wal: log.wal, alarms: alarms,
                             logger: logger, leaseLeadership: leaseLeadership, stages: stages, peers: peers)
+        node.servePeerRequests()
         apply.start()
         node.watchSync.start()
         raft.start(campaign: voters == [NodeID(memberID)])

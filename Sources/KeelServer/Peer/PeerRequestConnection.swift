@@ -24,8 +24,16 @@ final class PeerRequestConnection: ChannelInboundHandler, @unchecked Sendable {
         var address: PeerAddress
         var frameBytesMax: Int
         var connectTimeoutMilliseconds: Int64
+        /// TCP_USER_TIMEOUT (Linux), as on the messages connection: without it, a peer that
+        /// vanished without a reset keeps this connection "up" for the kernel's ~15 minutes,
+        /// and every request on it times out.
+        var unacknowledgedTimeoutMilliseconds: Int
         var inflightMax: Int
     }
+
+    #if os(Linux)
+    private static let tcpUserTimeout = ChannelOptions.Types.SocketOption(level: .tcp, name: NIOBSDSocket.Option(rawValue: 18))
+    #endif
 
     let eventLoop: any EventLoop
     let settings: Settings
@@ -97,9 +105,13 @@ final class PeerRequestConnection: ChannelInboundHandler, @unchecked Sendable {
         let frameBytesMax = settings.frameBytesMax
         // The bootstrap's closures run on `eventLoop`, the only thread that touches this object.
         let handler = UncheckedBox(self)
-        ClientBootstrap(group: eventLoop)
+        var bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(.milliseconds(settings.connectTimeoutMilliseconds))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
+        #if os(Linux)
+        bootstrap = bootstrap.channelOption(Self.tcpUserTimeout, value: settings.unacknowledgedTimeoutMilliseconds)
+        #endif
+        bootstrap
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(PeerFrameDecoder(frameBytesMax: frameBytesMax)))

@@ -34,7 +34,8 @@ final class PeerRequests: Sendable {
             let settings = PeerRequestConnection.Settings(
                 hello: PeerHello(clusterID: configuration.clusterID, from: configuration.localMember, to: peer, stream: .requests),
                 address: address, frameBytesMax: configuration.frameBytesMax,
-                connectTimeoutMilliseconds: configuration.connectTimeoutMilliseconds, inflightMax: configuration.requestsInflightMax)
+                connectTimeoutMilliseconds: configuration.connectTimeoutMilliseconds,
+                unacknowledgedTimeoutMilliseconds: configuration.unacknowledgedTimeoutMilliseconds, inflightMax: configuration.requestsInflightMax)
             let connection = PeerRequestConnection(settings: settings, eventLoop: group.next()) { [self] finished in
                 forget(finished, peer: peer)
             }
@@ -54,6 +55,9 @@ final class PeerRequests: Sendable {
         }
         _ = stale?.stop()
     }
+
+    /// Whether ``stop()`` was called.
+    var isStopped: Bool { state.withLock { $0.stopped } }
 
     /// Stops every connection (their waiting requests fail with `stopped`); no new ones after.
     func stop() -> [EventLoopFuture<Void>] {

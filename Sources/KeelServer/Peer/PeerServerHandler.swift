@@ -4,7 +4,7 @@ import NIOCore
 /// One accepted peer connection: checks the caller's hello (``PeerTransport/admit(_:remote:)``),
 /// answers it, then reads what the stream carries — raft messages, handed to the raft loop
 /// in batches of one read, or one snapshot, assembled from its chunks, handed over whole
-/// and acknowledged. Anything out of place is a protocol error: logged, connection closed.
+/// and acknowledged, or requests, each answered when the transport's handler completes it. Anything out of place is a protocol error: logged, connection closed.
 final class PeerServerHandler: ChannelInboundHandler {
     typealias InboundIn = PeerFrame
     typealias OutboundOut = ByteBuffer
@@ -196,10 +196,11 @@ final class PeerServerHandler: ChannelInboundHandler {
 extension PeerServerHandler {
     /// Serves one request and writes its answer when the handler completes, in whatever order
     /// that is. Beyond `requestsInflightMax` waiting answers a request is answered at once
-    /// with an error; a request from a partitioned member is dropped (the caller times out).
+    /// with an error; a request from a partitioned member is dropped (the caller times out), and
+    /// so is one that arrives while the transport stops (the caller sees the connection close).
     private func request(_ body: ByteBuffer, from caller: NodeID, context: ChannelHandlerContext) throws(PeerFrameError) {
         let request = try PeerRequestFrame.read(body)
-        guard caller == .none || !transport.isPartitioned(caller) else { return }
+        guard caller == .none || !transport.isPartitioned(caller), !transport.requests.isStopped else { return }
         let limit = environment.configuration.requestsInflightMax
         guard requestsInflight < limit else {
             return respond(PeerResponseFrame(id: request.id, status: .failed, error: "\(limit) peer requests already wait for answers", payload: []),

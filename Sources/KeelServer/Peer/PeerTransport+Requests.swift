@@ -55,7 +55,8 @@ extension PeerTransport {
                              frameBytesMax: Int = PeerFrameCodec.frameBytesMaxDefault) -> EventLoopFuture<PeerFetchAnswer> {
         let settings = PeerRequestConnection.Settings(
             hello: PeerHello(clusterID: 0, from: .none, to: .none, stream: .requests), address: address,
-            frameBytesMax: frameBytesMax, connectTimeoutMilliseconds: connectTimeoutMilliseconds, inflightMax: 1)
+            frameBytesMax: frameBytesMax, connectTimeoutMilliseconds: connectTimeoutMilliseconds,
+            unacknowledgedTimeoutMilliseconds: Int(clamping: max(timeout.nanoseconds / 1_000_000, 1)), inflightMax: 1)
         let connection = PeerRequestConnection(settings: settings, eventLoop: group.next()) { _ in }
         let answer = connection.call(method, payload: payload, timeout: timeout).map { payload in
             // The reply is recorded before any response is read, on this same loop.

@@ -181,11 +181,13 @@ public final class PeerTransport: Sendable {
     /// Stops listening and closes every connection; queued messages are dropped and snapshots
     /// in flight reported failed. Not from an event-loop thread (it waits for the closes).
     public func stop() {
+        // Requests first: from now on none is answered (a member leaving its links behind
+        // would otherwise answer "not in the cluster"); their connections close below.
+        for closing in requests.stop() { try? closing.wait() }
         let listening = listener.withLock { channel in defer { channel = nil }; return channel }
         try? listening?.close().wait()
         let all = links.withLock { links in defer { links.removeAll() }; return Array(links.values) }
         for link in all { try? link.stop().wait() }
-        for closing in requests.stop() { try? closing.wait() }
         for channel in inbound.withLock({ Array($0.values) }) { try? channel.close().wait() }
     }
 }

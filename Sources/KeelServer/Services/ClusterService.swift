@@ -15,11 +15,21 @@ struct ClusterService: Sendable {
         .unimplemented, "keel: a member started alone (no other member in --initial-cluster) has no peer transport and cannot add members")
 
     func register(in routes: inout ServiceRoutes) {
-        routes.unary(EtcdMethod.named("/etcdserverpb.Cluster/MemberList")) { (_: Etcdserverpb_MemberListRequest, _, promise: EventLoopPromise<Etcdserverpb_MemberListResponse>) in
-            var response = Etcdserverpb_MemberListResponse()
-            response.header = node.header()
-            response.members = node.members
-            promise.succeed(response)
+        routes.unary(EtcdMethod.named("/etcdserverpb.Cluster/MemberList")) { (request: Etcdserverpb_MemberListRequest, context, promise: EventLoopPromise<Etcdserverpb_MemberListResponse>) in
+            let answer: @Sendable () -> Void = {
+                var response = Etcdserverpb_MemberListResponse()
+                response.header = node.header()
+                response.members = node.members
+                promise.succeed(response)
+            }
+            // As etcd 3.5: the member's own view, unless the caller asks for a linearizable one.
+            guard request.linearizable else { return answer() }
+            node.readIndex(on: context.eventLoop).whenSuccess { outcome in
+                switch outcome {
+                case .applied: answer()
+                case .refused: promise.fail(node.readRefusal.status)
+                }
+            }
         }
         routes.unary(EtcdMethod.named("/etcdserverpb.Cluster/MemberAdd")) { (request: Etcdserverpb_MemberAddRequest, context, promise: EventLoopPromise<Etcdserverpb_MemberAddResponse>) in
             memberAdd(request, on: context.eventLoop, promise)
