@@ -98,6 +98,13 @@ import Testing
         #expect(cluster.eventually { cluster.memberList(2)?.count == 5 })
         let listed = try #require(cluster.memberList(2))
         #expect(listed.count == 5 && listed.filter(\.isLearner).map(\.id).sorted() == learners.sorted(), "\(listed)")
+        // A linearizable member list (etcd 3.5's MemberListRequest.linearizable; etcdctl 3.4
+        // never asks for one), through the gateway of a member that may be a follower.
+        let linearizable = Subprocess.run(KeelProcess.curlPath, [
+            "-s", "-X", "POST", "-d", #"{"linearizable":true}"#, "http://\(cluster.members[1].endpoint)/v3/cluster/member/list"],
+            environment: ["PATH=/usr/bin:/bin"])
+        #expect(KeelCluster.parseMemberList(linearizable.output)?.count == 5, "\(linearizable.output)")
+
         // The same peer URL twice: refused.
         let taken = listed.first { $0.isLearner }!.peerURLs[0]
         let again = cluster.etcdctl(1, ["member", "add", "again", "--learner", "--peer-urls=\(taken)"])
