@@ -111,7 +111,7 @@ struct ClusterService: Sendable {
     }
 
     /// Completes `promise` with the applied change's members, or its error.
-    private func answer<Response>(_ outcome: EventLoopFuture<AppliedOutcome>, _ promise: EventLoopPromise<Response>,
+    private func answer<Response: Sendable>(_ outcome: EventLoopFuture<AppliedOutcome>, _ promise: EventLoopPromise<Response>,
                                   _ make: @escaping @Sendable (Etcdserverpb_ResponseHeader, [Etcdserverpb_Member]) -> Response) {
         outcome.whenSuccess { [node] outcome in
             switch outcome {
