@@ -86,6 +86,24 @@ import Testing
         #expect(joiner.etcdctl(["get", "from-m3"]).output == "from-m3\npromoted\n")
     }
 
+    @Test func aMemberStartedAloneGrows() throws {
+        let cluster = try KeelCluster(size: 1)
+        #expect(cluster.etcdctl(0, ["put", "alone", "1"]).output == "OK\n")
+        let joiner = JoiningMember(name: "m1", in: cluster)
+        let add = cluster.etcdctl(0, ["member", "add", "m1", "--learner", "--peer-urls=\(joiner.peerURL)"])
+        #expect(add.exitStatus == 0, "\(add.output)")
+        let learnerID = try #require(KeelCluster.addedMemberID(add.output), "\(add.output)")
+        // Still alone in the quorum: writes go on while the learner is away.
+        #expect(cluster.etcdctl(0, ["put", "alone", "2"]).output == "OK\n")
+        try joiner.start(joining: cluster, current: [0])
+        #expect(cluster.eventually { cluster.etcdctl(0, ["member", "promote", String(learnerID, radix: 16)]).exitStatus == 0 })
+        #expect(joiner.etcdctl(["put", "together", "yes"]).output == "OK\n")
+        #expect(cluster.etcdctl(0, ["get", "together"]).output == "together\nyes\n")
+        #expect(joiner.etcdctl(["get", "alone"]).output == "alone\n2\n")
+        let listed = try #require(cluster.memberList(0))
+        #expect(listed.count == 2 && listed.allSatisfy { !$0.isLearner && !$0.clientURLs.isEmpty }, "\(listed)")
+    }
+
     @Test func twoLearnersPromotionRefusalsAndPeerURLUpdates() throws {
         let cluster = try KeelCluster(size: 3)
         // Two learners at once (etcd allows one; Keel several), neither started.

@@ -2,10 +2,12 @@ import KeelRaft
 import NIOCore
 
 extension KeelNode {
-    /// The transport to the other members, or nil in a one-member cluster: it listens on the
-    /// first http URL of --listen-peer-urls, calls every other member at the first http URL of
-    /// its peer URLs, and hands what arrives to `raft`'s mailbox (messages, reports), so the
-    /// event-loop threads it runs on never wait for the raft thread.
+    /// The transport to the other members: it listens on the first http URL of
+    /// --listen-peer-urls, calls every other member at the first http URL of its peer URLs, and
+    /// hands what arrives to `raft`'s mailbox (messages, reports), so the event-loop threads it
+    /// runs on never wait for the raft thread. A member alone has one too (as etcd listens on
+    /// its peer URLs), so members can be added to it; without a group or an http peer URL to
+    /// listen on, it has none (nil) and stays alone.
     ///
     /// A peer refusing this member as removed (it missed its own removal, being down or cut
     /// off) goes to `keeper`, which stops the member as if it had applied the removal.
@@ -13,11 +15,12 @@ extension KeelNode {
                                   keeper: MembershipKeeper, group: (any EventLoopGroup)?,
                                   logger: ServerLogger) throws(NodeStartError) -> PeerTransport? {
         let others = membership.members.filter { $0.id != memberID }
-        guard !others.isEmpty else { return nil }
         guard let group else {
+            if others.isEmpty { return nil }
             throw .configuration("a member of a \(membership.members.count)-member cluster needs an event loop group for its peers")
         }
         guard let listen = options.listenPeerURLs.lazy.compactMap(PeerAddress.init(url:)).first else {
+            if others.isEmpty { return nil }
             throw .configuration("no http URL to listen for peers on in --listen-peer-urls \(options.listenPeerURLs.joined(separator: ","))")
         }
         var peers: [NodeID: PeerAddress] = [:]

@@ -81,7 +81,8 @@ final class RaftLoop: @unchecked Sendable {
     /// last entry in its log at that moment: every entry of an earlier term is at or below it)
     /// or stops being leader (false). Set before `start`; it must return quickly.
     var onLeadership: (@Sendable (_ isLeader: Bool, _ lastIndex: UInt64) -> Void)?
-    /// Carries messages to the other members; nil in a one-member cluster. Set before `start`.
+    /// Carries messages to the other members; nil for a node without one (no event loop
+    /// group). Set before `start`.
     var peers: PeerTransport?
     /// Applies committed membership changes to raft and the transport. Set before `start`.
     var membership: RaftMembership?
@@ -195,6 +196,9 @@ final class RaftLoop: @unchecked Sendable {
                 }
             }
         }
+        // A member alone (started alone, not grown yet) runs the one-member path: nobody else
+        // learns of an entry, so nothing waits for the disk here.
+        let peers = membership?.hasOtherMembers == false ? nil : self.peers
         if let peers { send(ready.messages.filter { $0.to != node.id }, through: peers) }
         do throws(WALError) {
             let ticket = try log.persist(ready)
@@ -225,7 +229,7 @@ final class RaftLoop: @unchecked Sendable {
             if let ids = readContexts.removeValue(forKey: Self.number(readState.context)) { reads.append((readState.index, ids)) }
         }
         if let membership, ready.committedEntries.contains(where: { $0.kind == .confChange }) {
-            membership.committed(ready.committedEntries, node: node, log: log, peers: peers, onEvent: onEvent)
+            membership.committed(ready.committedEntries, node: node, log: log, peers: self.peers, onEvent: onEvent)
         }
         if !ready.committedEntries.isEmpty || !reads.isEmpty {
             apply.submit(ApplyTask(ticket: lastTicket, entries: ready.committedEntries, reads: reads,

@@ -75,6 +75,10 @@ final class RaftMembership {
         }
     }
 
+    /// Whether the membership in force has a member other than this one (a member started
+    /// alone has none until one is added).
+    var hasOtherMembers: Bool { membership.members.contains { $0.id != localID.rawValue } }
+
     /// Takes removed members whose grace time is over out of the transport.
     func dropLeavers(now: UInt64, peers: PeerTransport?) {
         guard !leaving.isEmpty else { return }
