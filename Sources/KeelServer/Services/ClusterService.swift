@@ -12,7 +12,7 @@ struct ClusterService: Sendable {
     let node: KeelNode
 
     static let needsPeerTransport = GRPCStatus(
-        .unimplemented, "keel: a member started alone (no other member in --initial-cluster) has no peer transport and cannot add members")
+        .unimplemented, "keel: this member runs no peer transport (no http URL in --listen-peer-urls) and cannot add members")
 
     func register(in routes: inout ServiceRoutes) {
         routes.unary(EtcdMethod.named("/etcdserverpb.Cluster/MemberList")) { (request: Etcdserverpb_MemberListRequest, context, promise: EventLoopPromise<Etcdserverpb_MemberListResponse>) in
