@@ -149,6 +149,9 @@ import Testing
             }
             #expect(now, "member \(index): \(cluster.memberList(index) ?? [])")
         }
+        // The others' transports dial m1 at its new address.
+        let dialed = "\"remote-peer-address\":\"localhost:\(cluster.members[1].peerPort)\""
+        #expect(cluster.eventually(seconds: 10) { [0, 2].allSatisfy { cluster.log($0).contains(dialed) } })
 
         // The membership survives a stop (read back from the backend, nothing left to replay)
         // and a crash (replayed from the WAL).
