@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CJemalloc
 import KeelServer
+import Synchronization
 
 // `keel`: one Keel member, configured by etcd's flags and ETCD_* variables.
 
@@ -40,9 +41,19 @@ case .run(let configuration):
     } catch {
         logger.fatal("failed to start the member", .error(error))
     }
+    // A member removed from the cluster stops as if told to, and exits 0 as etcd does.
+    let removed = Atomic<Bool>(false)
+    host.whenRemoved {
+        removed.store(true, ordering: .relaxed)
+        kill(getpid(), SIGTERM)
+    }
     var received: Int32 = 0
     sigwait(&stopSignals, &received)
-    logger.info("received signal; shutting down", .string("signal", received == SIGINT ? "interrupt" : "terminated"))
+    if removed.load(ordering: .relaxed) {
+        logger.info("stopping the member removed from the cluster", .string("name", host.node.name))
+    } else {
+        logger.info("received signal; shutting down", .string("signal", received == SIGINT ? "interrupt" : "terminated"))
+    }
     host.stop()
     logger.info("stopped the member", .string("name", host.node.name))
     exit(0)

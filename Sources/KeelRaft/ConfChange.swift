@@ -15,6 +15,9 @@ public struct ConfChange: Hashable, Sendable, CustomStringConvertible {
         case removeNode = 1
         /// Adds a learner, or demotes a voter to learner.
         case addLearnerNode = 2
+        /// Changes nothing raft tracks (etcd's ConfChangeUpdateNode: a member's URLs, carried
+        /// in the context); it goes through the log so every member applies it in order.
+        case updateNode = 3
     }
 
     public var kind: Kind
@@ -33,6 +36,7 @@ public struct ConfChange: Hashable, Sendable, CustomStringConvertible {
         case .addNode: "add \(nodeID)"
         case .removeNode: "remove \(nodeID)"
         case .addLearnerNode: "learner \(nodeID)"
+        case .updateNode: "update \(nodeID)"
         }
     }
 

@@ -12,6 +12,8 @@ extension Raft {
             if tracker.isVoter(target) && tracker.voters.count == 1 {
                 return .proposalDropped(reason: "demoting \(target) would leave no voter")
             }
+        case .updateNode:
+            if tracker[target] == nil { return .proposalDropped(reason: "\(target) is not a member") }
         case .removeNode:
             if tracker[target] == nil { return .proposalDropped(reason: "\(target) is not a member") }
             if tracker.isVoter(target) && tracker.voters.count == 1 {
@@ -30,6 +32,7 @@ extension Raft {
         case .addNode: tracker.addVoter(change.nodeID, next: next)
         case .addLearnerNode: tracker.addLearner(change.nodeID, next: next)
         case .removeNode: tracker.remove(change.nodeID)
+        case .updateNode: return tracker.confState
         }
         isLearner = tracker.learners.contains(id)
         log("switched to configuration \(tracker.confState)")

@@ -153,7 +153,8 @@ import Testing
         reply.write(into: &buffer)
         let replyFrame = try #require(try PeerFrameCodec.read(from: &buffer, frameBytesMax: 1024))
         #expect(try PeerHelloReply.read(replyFrame.body) == reply)
-        var bad = ByteBuffer(bytes: Array(repeating: 0, count: 24) + [3] + Array(repeating: 0, count: 7))
+        // Stream 0xEE does not exist.
+        var bad = ByteBuffer(bytes: Array(repeating: 0, count: 24) + [0xEE] + Array(repeating: 0, count: 7))
         #expect(throws: PeerFrameError.self) { try PeerHello.read(bad) }
         bad = ByteBuffer(bytes: [1, 2, 3])
         #expect(throws: PeerFrameError.self) { try PeerHelloReply.read(bad) }

@@ -35,8 +35,13 @@ import Testing
         alarm.action = .activate
         alarm.memberID = 0x8E9E_05C5_2164_694D
         alarm.alarm = .nospace
+        var attributes = Etcdserverpb_Member()
+        attributes.id = 0x8E9E_05C5_2164_694D
+        attributes.name = "m1"
+        attributes.clientUrls = ["http://127.0.0.1:2379", "http://10.0.0.1:2379"]
         return [.put(put), .deleteRange(delete), .txn(Etcdserverpb_TxnRequest(APIConversionTests.txn)), .compact(compact),
-                .leaseGrant(grant), .leaseRevoke(revoke), .leaseCheckpoint(checkpoints), .alarm(alarm)]
+                .leaseGrant(grant), .leaseRevoke(revoke), .leaseCheckpoint(checkpoints), .alarm(alarm),
+                .memberAttributes(attributes)]
     }
 
     @Test func roundTripsEveryKind() throws {
@@ -48,7 +53,7 @@ import Testing
             let framed = [0xEE, 0xEE] + bytes + [0xEE]
             #expect(try Proposal(decoding: framed.span.bytes.extracting(2..<(2 + bytes.count))) == proposal)
         }
-        #expect(Set(Self.every.map(\.kind)) == Set(1...8))
+        #expect(Set(Self.every.map(\.kind)) == Set(1...9))
     }
 
     @Test func layout() throws {
@@ -67,8 +72,8 @@ import Testing
         version[0] = 2
         #expect(throws: ProposalDecodingError.unknownVersion(2)) { try Proposal(decoding: version) }
         var kind = good
-        kind[1] = 9
-        #expect(throws: ProposalDecodingError.unknownKind(9)) { try Proposal(decoding: kind) }
+        kind[1] = 10
+        #expect(throws: ProposalDecodingError.unknownKind(10)) { try Proposal(decoding: kind) }
         kind[1] = 0
         #expect(throws: ProposalDecodingError.unknownKind(0)) { try Proposal(decoding: kind) }
         // A length-delimited field running past the end.

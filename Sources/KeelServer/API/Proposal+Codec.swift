@@ -62,6 +62,7 @@ extension ProposalRequest {
         case .leaseRevoke(let message): try message.serializedBytes()
         case .leaseCheckpoint(let message): try message.serializedBytes()
         case .alarm(let message): try message.serializedBytes()
+        case .memberAttributes(let message): try message.serializedBytes()
         }
     }
 
@@ -76,6 +77,7 @@ extension ProposalRequest {
             case 6: self = .leaseRevoke(try Etcdserverpb_LeaseRevokeRequest(serializedBytes: body))
             case 7: self = .leaseCheckpoint(try Etcdserverpb_LeaseCheckpointRequest(serializedBytes: body))
             case 8: self = .alarm(try Etcdserverpb_AlarmRequest(serializedBytes: body))
+            case 9: self = .memberAttributes(try Etcdserverpb_Member(serializedBytes: body))
             default: throw ProposalDecodingError.unknownKind(kind)
             }
         } catch let error as ProposalDecodingError {

@@ -20,6 +20,7 @@ import SwiftProtobuf
 ///     2 deleteRange (DeleteRangeRequest)  6 leaseRevoke (LeaseRevokeRequest)
 ///     3 txn (TxnRequest)              7 leaseCheckpoint (LeaseCheckpointRequest)
 ///     4 compact (CompactionRequest)   8 alarm (AlarmRequest)
+///     9 memberAttributes (Member: id, name, client URLs)
 ///
 /// A change to this layout gets a new version byte, and decoding keeps reading the old ones.
 public struct Proposal: Hashable, Sendable {
@@ -51,6 +52,9 @@ public enum ProposalRequest: Hashable, Sendable {
     /// Remaining TTLs checkpointed by the leader.
     case leaseCheckpoint(Etcdserverpb_LeaseCheckpointRequest)
     case alarm(Etcdserverpb_AlarmRequest)
+    /// A member publishes its name and client URLs (etcd's ClusterMemberAttrSetRequest): the
+    /// id, name and clientUrls fields of the member; the others are ignored.
+    case memberAttributes(Etcdserverpb_Member)
 
     /// The kind byte of the encoded form (see `Proposal`).
     public var kind: UInt8 {
@@ -63,6 +67,7 @@ public enum ProposalRequest: Hashable, Sendable {
         case .leaseRevoke: 6
         case .leaseCheckpoint: 7
         case .alarm: 8
+        case .memberAttributes: 9
         }
     }
 }

@@ -19,6 +19,12 @@ public struct ServiceRoutes: Sendable {
     /// Streaming methods served on the gateway, by route.
     private(set) var gatewayStreams: [String: GatewayStreamMethod] = [:]
     private let metrics: GRPCServerMetrics
+    /// Asked before every unary call (gRPC and gateway) registered after it is set: a status
+    /// refuses the call with it (a learner's refusal of what it does not serve).
+    var refusal: (@Sendable (any Message) -> GRPCStatus?)?
+    /// Asked when a bidirectional stream (gRPC) registered after it is set opens: a status
+    /// ends the stream with it at once.
+    var streamRefusal: (@Sendable () -> GRPCStatus?)?
 
     public init(metrics: GRPCServerMetrics) {
         self.metrics = metrics
@@ -47,9 +53,14 @@ public struct ServiceRoutes: Sendable {
         handler: @escaping @Sendable (Request, RequestContext, EventLoopPromise<Response>) -> Void
     ) {
         let series = metrics.method(path: path, type: "unary")
+        let refusal = self.refusal
         let counted: @Sendable (Request, RequestContext, EventLoopPromise<Response>) -> Void = { request, context, promise in
             series.started.increment()
             series.received.increment()
+            if let status = refusal?(request) {
+                series.handled(status.code).increment()
+                return promise.fail(status)
+            }
             promise.futureResult.whenComplete { result in
                 switch result {
                 case .success:
@@ -97,9 +108,14 @@ public struct ServiceRoutes: Sendable {
     ) {
         precondition(method.clientStreams && method.serverStreams, "\(method.path) is not bidirectional")
         let series = metrics.method(path: method.path, type: "bidi_stream", countsHandled: false)
+        let refusal = streamRefusal
         grpcMethods.addBidirectionalStreaming(method.path) {
             (call: GRPCCallContext, stream: GRPCServerStream<Response>) -> (GRPCInboundEvent<Request>) -> Void in
             series.started.increment()
+            if let status = refusal?() {
+                stream.finish(status)
+                return { _ in }
+            }
             let receive = handler(call, stream)
             return { event in
                 if case .message = event { series.received.increment() }

@@ -9,12 +9,17 @@ import SwiftProtobuf
 ///
 /// Layout: bucket `members`, key = the member id in lowercase hex (etcd's key), value = the
 /// member as an `etcdserverpb.Member` message in protobuf encoding; bucket `cluster`, key
-/// `clusterID`, value = the cluster id as 8 big-endian bytes.
+/// `clusterID`, value = the cluster id as 8 big-endian bytes; bucket `members_removed`, key =
+/// a removed member's id in lowercase hex, value empty.
 struct ClusterMembership: Sendable {
     var clusterID: UInt64
     var members: [Etcdserverpb_Member]
+    /// Members removed from the cluster, in the order removed: their ids are never accepted
+    /// again.
+    var removed: [UInt64] = []
 
     static let membersBucket = Array("members".utf8)
+    static let removedBucket = Array("members_removed".utf8)
     static let clusterBucket = Array("cluster".utf8)
     static let clusterIDKey = Array("clusterID".utf8)
 
@@ -37,7 +42,12 @@ struct ClusterMembership: Sendable {
         }
         if let broken { throw .corruptBackend("the member record \(broken) does not decode") }
         guard !members.isEmpty else { throw .corruptBackend("the cluster id is set but no member is recorded") }
-        return ClusterMembership(clusterID: idBytes.reduce(0) { $0 << 8 | UInt64($1) }, members: members)
+        var removed: [UInt64] = []
+        read.scan(removedBucket) { key, _ in
+            if let id = UInt64(String(decoding: key, as: UTF8.self), radix: 16) { removed.append(id) }
+            return true
+        }
+        return ClusterMembership(clusterID: idBytes.reduce(0) { $0 << 8 | UInt64($1) }, members: members, removed: removed)
     }
 
     /// The membership of a new cluster from --initial-cluster: every member's id derives from
@@ -69,6 +79,11 @@ struct ClusterMembership: Sendable {
     }
 
     func member(named name: String) -> Etcdserverpb_Member? { members.first { $0.name == name } }
+
+    /// This member: by its name, or (added at runtime, not yet published) by its peer URLs.
+    func local(_ options: NodeOptions) -> Etcdserverpb_Member? {
+        member(named: options.name) ?? members.first { $0.name.isEmpty && $0.peerUrls.sorted() == options.peerURLs.sorted() }
+    }
 }
 
 /// Why a node could not start.

@@ -21,7 +21,7 @@ public final class KeelNode: Sendable {
     let options: NodeOptions
     let database: Database
     let keySpace: KeySpace
-    let membership: Mutex<ClusterMembership>
+    let membership: MembershipKeeper
     let raft: RaftLoop
     let apply: ApplyLoop
     let proposals: Waiters<AppliedOutcome>
@@ -43,7 +43,7 @@ public final class KeelNode: Sendable {
     /// (etcd_server_proposals_failed_total).
     let failedProposals = Atomic<UInt64>(0)
 
-    private init(options: NodeOptions, database: Database, keySpace: KeySpace, membership: ClusterMembership,
+    private init(options: NodeOptions, database: Database, keySpace: KeySpace, membership: MembershipKeeper,
                  memberID: UInt64, raft: RaftLoop, apply: ApplyLoop, proposals: Waiters<AppliedOutcome>,
                  reads: Waiters<ReadIndexOutcome>, wal: WAL, alarms: AlarmTable, logger: ServerLogger,
                  leaseLeadership: LeaseExpiryLeadership, stages: StageLatencies, peers: PeerTransport?) {
@@ -56,9 +56,9 @@ public final class KeelNode: Sendable {
         self.options = options
         self.database = database
         self.keySpace = keySpace
-        self.membership = Mutex(membership)
+        self.membership = membership
         self.memberID = memberID
-        self.clusterID = membership.clusterID
+        self.clusterID = membership.membership.clusterID
         self.raft = raft
         self.apply = apply
         self.proposals = proposals
@@ -110,10 +110,11 @@ public final class KeelNode: Sendable {
         if let stored = try ClusterMembership.load(from: database) {
             membership = stored
         } else {
-            membership = try ClusterMembership.bootstrap(options)
+            membership = options.joinExisting
+                ? try ClusterMembership.fetch(options, group: group, logger: logger) : try ClusterMembership.bootstrap(options)
             do throws(StorageError) { try membership.save(in: keySpace.store) } catch { throw .storage(error) }
         }
-        guard let me = membership.member(named: options.name) else {
+        guard let me = membership.local(options) else {
             throw .configuration("member \"\(options.name)\" is not in the cluster this data directory belongs to")
         }
         return try assemble(options, database: database, keySpace: keySpace, membership: membership, memberID: me.id,
@@ -157,7 +158,9 @@ public final class KeelNode: Sendable {
         let reads = Waiters<ReadIndexOutcome>()
         let fatal: @Sendable (String) -> Void = { message in logger.fatal(message) }
         let alarms = AlarmTable(database: database)
-        let applier = ProposalApplier(keySpace: keySpace, waiters: proposals, alarms: alarms)
+        let keeper = MembershipKeeper(membership, localID: memberID)
+        keeper.onRemoved { logger.warn("the member has been permanently removed from the cluster", .string("local-member-id", hex(memberID))) }
+        let applier = ProposalApplier(keySpace: keySpace, waiters: proposals, alarms: alarms, membership: keeper)
         let apply = ApplyLoop(keySpace: keySpace, wal: log.wal, applier: applier, readWaiters: reads,
                               snapshotIndex: log.snapshotIndex.rawValue, snapshotCount: options.snapshotCount,
                               stages: stages, fatal: fatal)
@@ -178,8 +181,10 @@ public final class KeelNode: Sendable {
         let leaseLeadership = LeaseExpiryLeadership(
             lessor: keySpace.lessor, extendNanoseconds: Int64(options.electionMilliseconds) * 1_000_000)
         raft.onLeadership = { isLeader, lastIndex in leaseLeadership.leadershipChanged(isLeader: isLeader, lastIndex: lastIndex) }
-        let peers = try makePeerTransport(options, membership: membership, memberID: memberID, raft: raft, group: group, logger: logger)
+        let peers = try makePeerTransport(options, membership: membership, memberID: memberID, raft: raft, keeper: keeper,
+                                          group: group, logger: logger)
         raft.peers = peers
+        raft.membership = RaftMembership(membership, localID: NodeID(memberID))
         if let peers {
             do {
                 try peers.start()
@@ -190,9 +195,10 @@ public final class KeelNode: Sendable {
             logger.info("started the peer transport", .string("local-member-id", hex(memberID)),
                         .strings("peers", peers.peers.map { hex($0.rawValue) }))
         }
-        let node = KeelNode(options: options, database: database, keySpace: keySpace, membership: membership, memberID: memberID,
+        let node = KeelNode(options: options, database: database, keySpace: keySpace, membership: keeper, memberID: memberID,
                             raft: raft, apply: apply, proposals: proposals, reads: reads, wal: log.wal, alarms: alarms,
                             logger: logger, leaseLeadership: leaseLeadership, stages: stages, peers: peers)
+        node.servePeerRequests()
         apply.start()
         node.watchSync.start()
         raft.start(campaign: voters == [NodeID(memberID)])
@@ -245,7 +251,7 @@ public final class KeelNode: Sendable {
     /// Hands `input` to the raft loop for the waiter `id` (already registered in `waiters`,
     /// completing `answered`): after the request timeout it is completed with `timedOut`, and
     /// at once with `refused` if the raft loop has stopped.
-    private func send<Outcome: Sendable, Answer>(
+    func send<Outcome: Sendable, Answer>(
         _ input: RaftInput, waitingIn waiters: Waiters<Outcome>, id: UInt64, until answered: EventLoopFuture<Answer>,
         timedOut: Outcome, refused: Outcome
     ) {
@@ -291,7 +297,7 @@ public final class KeelNode: Sendable {
         return .noSpace
     }
 
-    var members: [Etcdserverpb_Member] { membership.withLock { $0.members } }
+    var members: [Etcdserverpb_Member] { membership.members }
 
     // MARK: Stopping
 

@@ -17,6 +17,9 @@ public struct NodeOptions: Sendable {
     /// --initial-cluster, as (name, peer URLs); used only when the member is new.
     public var initialCluster: [(name: String, peerURLs: [String])] = [("default", ["http://localhost:2380"])]
     public var clusterToken = "etcd-cluster"
+    /// --initial-cluster-state existing: a new member joins a running cluster (after
+    /// MemberAdd) and learns the membership from the peers of `initialCluster`.
+    public var joinExisting = false
     public var snapshotCount: UInt64 = 100_000
     /// Entries kept in memory behind a snapshot, for a follower that is slightly behind.
     public var snapshotCatchUpEntries: UInt64 = 5_000

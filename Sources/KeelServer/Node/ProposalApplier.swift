@@ -13,6 +13,8 @@ enum AppliedOutcome: Sendable {
     case leaseGranted(id: LeaseID, ttlSeconds: Int64, revision: Int64)
     case leaseRevoked(revision: Int64)
     case alarms([Etcdserverpb_AlarmMember], revision: Int64)
+    /// A membership change or published attributes applied: the members now.
+    case members([Etcdserverpb_Member])
     /// Refused by the key space or the node; the revision is the current one, for the header.
     case failed(EtcdError)
 }
@@ -26,15 +28,18 @@ final class ProposalApplier: EntryApplier {
     let keySpace: KeySpace
     let waiters: Waiters<AppliedOutcome>
     let alarms: AlarmTable
+    let membership: MembershipKeeper
 
-    init(keySpace: KeySpace, waiters: Waiters<AppliedOutcome>, alarms: AlarmTable) {
+    init(keySpace: KeySpace, waiters: Waiters<AppliedOutcome>, alarms: AlarmTable, membership: MembershipKeeper) {
         self.keySpace = keySpace
         self.waiters = waiters
         self.alarms = alarms
+        self.membership = membership
     }
 
     func apply(_ entry: Entry) throws(StorageError) -> (@Sendable () -> Void)? {
         let applied = ConsistentIndex(index: entry.index.rawValue, term: entry.term.rawValue)
+        if entry.kind == .confChange { return try applyConfChange(entry, applied) }
         guard entry.kind == .normal, !entry.data.isEmpty else {
             try keySpace.store.recordApplied(applied)
             return nil
@@ -50,6 +55,19 @@ final class ProposalApplier: EntryApplier {
         let outcome = try execute(proposal.request, applied)
         let waiters = self.waiters
         return { waiters.complete(proposal.id, with: outcome) }
+    }
+
+    /// A membership change: the raft loop already applied it to raft (or skipped it, for the
+    /// same refusal); here the stored membership follows, in order with the other entries.
+    private func applyConfChange(_ entry: Entry, _ applied: ConsistentIndex) throws(StorageError) -> (@Sendable () -> Void)? {
+        guard let confChange = ConfChange(decoding: entry.data), let change = MemberChange(confChange) else {
+            preconditionFailure("raft entry \(entry.index) is not a membership change this Keel can apply")
+        }
+        let outcome = try membership.apply(change, in: keySpace.store)
+        try keySpace.store.recordApplied(applied)
+        guard change.requestID != 0 else { return nil }
+        let waiters = self.waiters
+        return { waiters.complete(change.requestID, with: outcome) }
     }
 
     private func execute(_ request: ProposalRequest, _ applied: ConsistentIndex) throws(StorageError) -> AppliedOutcome {
@@ -81,6 +99,10 @@ final class ProposalApplier: EntryApplier {
             let members = try alarms.apply(wire, in: keySpace.store)
             try keySpace.store.recordApplied(applied)
             return .alarms(members, revision: keySpace.store.currentRevision)
+        case .memberAttributes(let member):
+            let outcome = try membership.apply(attributes: member, in: keySpace.store)
+            try keySpace.store.recordApplied(applied)
+            return outcome
         }
     }
 
@@ -101,7 +123,7 @@ extension ProposalRequest {
         case .put(let put): Self.putCost(put)
         case .txn(let txn): Self.txnCost(txn)
         case .leaseGrant: 64
-        case .deleteRange, .compact, .leaseRevoke, .leaseCheckpoint, .alarm: 0
+        case .deleteRange, .compact, .leaseRevoke, .leaseCheckpoint, .alarm, .memberAttributes: 0
         }
     }
 

@@ -16,6 +16,10 @@ final class RaftLogStore {
     let memory: MemoryStorage
     /// The newest snapshot marker made durable (from replay, or `recordSnapshot`).
     private(set) var snapshotIndex: KeelRaft.LogIndex
+    /// The membership in force from each index on, oldest first: the one raft started with,
+    /// then one per conf change applied (`noteConfState`), so a snapshot at an index carries
+    /// that index's membership (`confState(at:)`).
+    private var confStates: [(index: KeelRaft.LogIndex, confState: ConfState)]
 
     /// Replays the WAL in `directory` (creating it for a new member) into memory, starting
     /// from its newest snapshot marker; `confState` is the membership to start raft with.
@@ -23,6 +27,7 @@ final class RaftLogStore {
         let (wal, replay) = try WAL.open(directory: directory, options: options)
         self.wal = wal
         memory = MemoryStorage(confState: confState)
+        confStates = [(.zero, confState)]
         let marker = replay.snapshot.map { KeelRaft.LogIndex($0.index.rawValue) } ?? .zero
         snapshotIndex = marker
         if let snapshot = replay.snapshot, snapshot.index.rawValue > 0 {
@@ -65,6 +70,22 @@ final class RaftLogStore {
         let released = try wal.release(before: KeelWAL.LogIndex(index.rawValue))
         if index.rawValue > keepEntries { memory.compact(through: KeelRaft.LogIndex(index.rawValue - keepEntries)) }
         return released
+    }
+
+    /// Records that `confState` is the membership from `index` on (a conf change applied).
+    /// Records superseded before the newest snapshot marker are dropped.
+    func noteConfState(_ confState: ConfState, at index: KeelRaft.LogIndex) {
+        precondition(index >= confStates.last!.index, "conf change \(index) applied after \(confStates.last!.index)")
+        confStates.append((index, confState))
+        if let inForce = confStates.lastIndex(where: { $0.index <= snapshotIndex }), inForce > 0 {
+            confStates.removeFirst(inForce)
+        }
+    }
+
+    /// The membership in force at `index` (at or after the newest snapshot marker), for the
+    /// snapshot taken there.
+    func confState(at index: KeelRaft.LogIndex) -> ConfState {
+        (confStates.last { $0.index <= index } ?? confStates[0]).confState
     }
 
     static func walEntry(_ entry: Entry) -> WALEntry {

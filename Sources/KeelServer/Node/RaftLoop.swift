@@ -20,6 +20,12 @@ enum RaftInput: Sendable {
     /// What the peer transport learned about a peer: it is unreachable, or how a snapshot to
     /// it ended.
     case peerReport(PeerReport)
+    /// A membership change (MemberAdd/Remove/Update/Promote); `id` is its waiter, failed if
+    /// raft refuses the proposal.
+    case proposeConfChange(ConfChange, id: UInt64)
+    /// Calls back with raft's status (the leader's progress of each member), on the loop's
+    /// thread: it must return quickly.
+    case status(@Sendable (Status) -> Void)
 }
 
 /// What the raft loop publishes for every other thread: response headers, Status, metrics.
@@ -75,8 +81,11 @@ final class RaftLoop: @unchecked Sendable {
     /// last entry in its log at that moment: every entry of an earlier term is at or below it)
     /// or stops being leader (false). Set before `start`; it must return quickly.
     var onLeadership: (@Sendable (_ isLeader: Bool, _ lastIndex: UInt64) -> Void)?
-    /// Carries messages to the other members; nil in a one-member cluster. Set before `start`.
+    /// Carries messages to the other members; nil for a node without one (no event loop
+    /// group). Set before `start`.
     var peers: PeerTransport?
+    /// Applies committed membership changes to raft and the transport. Set before `start`.
+    var membership: RaftMembership?
 
     init(node: RawNode, log: RaftLogStore, tickNanoseconds: UInt64, apply: ApplyLoop, snapshotKeepEntries: UInt64,
          stages: StageLatencies, refused: @escaping @Sendable ([UInt64], Bool) -> Void, fatal: @escaping @Sendable (String) -> Void,
@@ -115,6 +124,7 @@ final class RaftLoop: @unchecked Sendable {
             if closed { return }
             handle(inputs)
             let now = MonotonicClock.nanoseconds()
+            membership?.dropLeavers(now: now, peers: peers)
             if now >= nextTick {
                 node.tick()
                 // After a long stall, tick once and start counting again rather than firing
@@ -148,6 +158,11 @@ final class RaftLoop: @unchecked Sendable {
                 }
             case .peerReport(.unreachable(let member)): node.reportUnreachable(member)
             case .peerReport(.snapshot(let member, let status)): node.reportSnapshot(member, status: status)
+            // The node takes this one before the mailbox (KeelNode+Peers): raft has no use for it.
+            case .peerReport(.removed): break
+            case .proposeConfChange(let change, let id):
+                if case .failure = node.proposeConfChange(change) { refused([id], false) }
+            case .status(let reply): reply(node.status)
             }
         }
         if !proposals.isEmpty, case .failure = node.propose(batch: proposals) {
@@ -181,6 +196,9 @@ final class RaftLoop: @unchecked Sendable {
                 }
             }
         }
+        // A member alone (started alone, not grown yet) runs the one-member path: nobody else
+        // learns of an entry, so nothing waits for the disk here.
+        let peers = membership?.hasOtherMembers == false ? nil : self.peers
         if let peers { send(ready.messages.filter { $0.to != node.id }, through: peers) }
         do throws(WALError) {
             let ticket = try log.persist(ready)
@@ -209,6 +227,9 @@ final class RaftLoop: @unchecked Sendable {
         var reads: [(index: KeelRaft.LogIndex, ids: [UInt64])] = []
         for readState in ready.readStates {
             if let ids = readContexts.removeValue(forKey: Self.number(readState.context)) { reads.append((readState.index, ids)) }
+        }
+        if let membership, ready.committedEntries.contains(where: { $0.kind == .confChange }) {
+            membership.committed(ready.committedEntries, node: node, log: log, peers: self.peers, onEvent: onEvent)
         }
         if !ready.committedEntries.isEmpty || !reads.isEmpty {
             apply.submit(ApplyTask(ticket: lastTicket, entries: ready.committedEntries, reads: reads,

@@ -27,6 +27,8 @@ import NIOCore
 //   4 snapshotBegin   a snapshot message without its data; data length follows (RaftMessageCodec)
 //   5 snapshotChunk   the next bytes of the snapshot data, raw
 //   6 snapshotAck     empty: the receiver handed the whole snapshot to its raft loop
+//   7 request         a call on a requests connection: id, method, payload (PeerRequestCodec)
+//   8 response        its answer: id, status, error text or payload (PeerRequestCodec)
 
 /// What a frame carries.
 public enum PeerFrameKind: UInt8, Sendable, CaseIterable {
@@ -36,6 +38,8 @@ public enum PeerFrameKind: UInt8, Sendable, CaseIterable {
     case snapshotBegin = 4
     case snapshotChunk = 5
     case snapshotAck = 6
+    case request = 7
+    case response = 8
 }
 
 /// One frame read from a peer: its kind and body (a slice of the read buffer).

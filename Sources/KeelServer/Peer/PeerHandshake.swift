@@ -12,7 +12,10 @@ import NIOCore
 //                | u64       | u64    | u64    | u8     |        |
 //                +-----------+--------+--------+--------+--------+
 //                from = the caller's member id, to = the member id the caller expects to
-//                reach, stream = 1 (raft messages) or 2 (one snapshot)
+//                reach, stream = 1 (raft messages), 2 (one snapshot) or 3 (requests).
+//                A caller outside the cluster (a member joining an existing cluster) says
+//                clusterID 0, from 0 and to 0 (or the listener's id) on stream 3 only, and may
+//                then call only the `members` method (PeerRequestCodec.swift).
 //
 //   helloReply:  0        1       8           16          24                28
 //                +--------+-------+-----------+-----------+-----------------+--------------+
@@ -31,6 +34,16 @@ public enum PeerStream: UInt8, Sendable {
     case messages = 1
     /// A connection opened for one snapshot, closed once it is acknowledged.
     case snapshot = 2
+    /// The long-lived connection for requests and their responses (PeerRequestCodec.swift).
+    case requests = 3
+
+    var name: String {
+        switch self {
+        case .messages: "messages"
+        case .snapshot: "snapshot"
+        case .requests: "requests"
+        }
+    }
 }
 
 /// The first frame of a connection.
@@ -47,6 +60,9 @@ struct PeerHello: Hashable, Sendable {
             body.writeRepeatingByte(0, count: 7)
         }
     }
+
+    /// A caller outside the cluster: cluster id 0 and member id 0 on a requests stream.
+    var isStranger: Bool { stream == .requests && clusterID == 0 && from == .none }
 
     static func read(_ body: ByteBuffer) throws(PeerFrameError) -> PeerHello {
         var reader = BodyReader(buffer: body)
@@ -73,6 +89,9 @@ struct PeerHelloReply: Hashable, Sendable {
         /// The caller expected another member at this address.
         case memberMismatch = 3
         case unsupportedVersion = 4
+        /// The caller was removed from the cluster (etcd's peers answer it 410 Gone): it
+        /// stops for good.
+        case removedMember = 5
     }
 
     var status: Status

@@ -74,6 +74,7 @@ extension PeerLink {
             .string("remote-peer-cluster-id", hex(reply.clusterID)), .string("remote-member-id", hex(reply.member.rawValue)),
             .string("local-member-cluster-id", hex(environment.clusterID)),
         ]))
+        if reply.status == .removedMember { environment.report(.removed) }
     }
 
     /// The socket can take more (or less): resume writing when it can.

@@ -12,4 +12,6 @@ public enum PeerReport: Hashable, Sendable {
     /// A snapshot message to the member arrived (`finished`) or did not (`failed`). Sent
     /// exactly once for every snapshot message passed to `send`.
     case snapshot(NodeID, RawNode.SnapshotStatus)
+    /// A peer refused this member as removed from the cluster.
+    case removed
 }

@@ -4,7 +4,7 @@ import NIOCore
 /// One accepted peer connection: checks the caller's hello (``PeerTransport/admit(_:remote:)``),
 /// answers it, then reads what the stream carries — raft messages, handed to the raft loop
 /// in batches of one read, or one snapshot, assembled from its chunks, handed over whole
-/// and acknowledged. Anything out of place is a protocol error: logged, connection closed.
+/// and acknowledged, or requests, each answered when the transport's handler completes it. Anything out of place is a protocol error: logged, connection closed.
 final class PeerServerHandler: ChannelInboundHandler {
     typealias InboundIn = PeerFrame
     typealias OutboundOut = ByteBuffer
@@ -13,6 +13,8 @@ final class PeerServerHandler: ChannelInboundHandler {
     private var environment: PeerLinkEnvironment { transport.environment }
     private var phase = Phase.awaitingHello
     private var batch: [KeelRaft.Message] = []
+    /// Requests on a requests connection whose answers are not written yet.
+    private var requestsInflight = 0
 
     private enum Phase {
         case awaitingHello
@@ -20,6 +22,8 @@ final class PeerServerHandler: ChannelInboundHandler {
         case snapshot(from: NodeID)
         /// Between snapshotBegin and the last chunk; the parts are in `incoming`.
         case receivingSnapshot(from: NodeID)
+        /// A requests connection; `.none` for a caller outside the cluster.
+        case requests(from: NodeID)
         case closing
     }
 
@@ -43,6 +47,7 @@ final class PeerServerHandler: ChannelInboundHandler {
                 batch.append(message)
             case (.snapshot(let from), .snapshotBegin): try beginSnapshot(frame.body, from: from, context: context)
             case (.receivingSnapshot, .snapshotChunk): try chunk(frame.body, context: context)
+            case (.requests(let from), .request): try request(frame.body, from: from, context: context)
             case (.closing, _): break
             default: throw .malformed("unexpected \(frame.kind) frame")
             }
@@ -84,7 +89,9 @@ final class PeerServerHandler: ChannelInboundHandler {
         var buffer = context.channel.allocator.buffer(capacity: 64)
         reply.write(into: &buffer)
         context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
-        if hello.stream == .messages {
+        if hello.stream == .requests {
+            phase = .requests(from: hello.from)
+        } else if hello.stream == .messages {
             phase = .messages(from: hello.from)
             transport.adoptMessagesConnection(context.channel, from: hello.from)
         } else {
@@ -170,7 +177,7 @@ final class PeerServerHandler: ChannelInboundHandler {
     private func protocolError(_ error: any Error, context: ChannelHandlerContext) {
         if case .closing = phase { return }
         let peer: NodeID? = switch phase {
-        case .messages(let from), .snapshot(let from), .receivingSnapshot(let from): from
+        case .messages(let from), .snapshot(let from), .receivingSnapshot(let from), .requests(let from): from
         default: nil
         }
         phase = .closing
@@ -181,5 +188,46 @@ final class PeerServerHandler: ChannelInboundHandler {
             .string("remote-peer-id", peer.map { hex($0.rawValue) } ?? ""),
             .string("remote-address", context.remoteAddress.map { "\($0)" } ?? ""), .error(error)])
         context.close(promise: nil)
+    }
+}
+
+// MARK: - Requests
+
+extension PeerServerHandler {
+    /// Serves one request and writes its answer when the handler completes, in whatever order
+    /// that is. Beyond `requestsInflightMax` waiting answers a request is answered at once
+    /// with an error; a request from a partitioned member is dropped (the caller times out), and
+    /// so is one that arrives while the transport stops (the caller sees the connection close).
+    private func request(_ body: ByteBuffer, from caller: NodeID, context: ChannelHandlerContext) throws(PeerFrameError) {
+        let request = try PeerRequestFrame.read(body)
+        guard caller == .none || !transport.isPartitioned(caller), !transport.requests.isStopped else { return }
+        let limit = environment.configuration.requestsInflightMax
+        guard requestsInflight < limit else {
+            return respond(PeerResponseFrame(id: request.id, status: .failed, error: "\(limit) peer requests already wait for answers", payload: []),
+                           channel: context.channel)
+        }
+        requestsInflight += 1
+        // The answer comes back on this channel's loop, where the handler lives; it is written
+        // to the channel, not the context, which is gone if the connection closed meanwhile.
+        let handler = UncheckedBox((self, context.channel))
+        transport.serve(request, from: caller, on: context.eventLoop).whenSuccess { response in
+            let (server, channel) = handler.value
+            server.requestsInflight -= 1
+            server.respond(response, channel: channel)
+        }
+    }
+
+    private func respond(_ response: PeerResponseFrame, channel: any Channel) {
+        guard case .requests = phase, channel.isActive else { return }
+        let frameBytesMax = environment.configuration.frameBytesMax
+        var buffer = channel.allocator.buffer(capacity: PeerFrameCodec.headerBytes + 16 + response.error.utf8.count + response.payload.count)
+        do throws(PeerFrameError) {
+            try response.write(into: &buffer, frameBytesMax: frameBytesMax)
+        } catch {
+            let refusal = PeerResponseFrame(id: response.id, status: .failed, error: "the answer does not fit in a peer frame: \(error)", payload: [])
+            try! refusal.write(into: &buffer, frameBytesMax: frameBytesMax)
+        }
+        environment.counters.bytesSent.bump(buffer.readableBytes)
+        channel.writeAndFlush(buffer, promise: nil)
     }
 }

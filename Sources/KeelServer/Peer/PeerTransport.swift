@@ -17,6 +17,8 @@ import Synchronization
 ///   event loop writes everything queued as one buffer. Order per peer is kept.
 ///   Snapshots go on a connection of their own (``PeerSnapshotSender``), in chunks, with
 ///   backpressure, so heartbeats and appends keep flowing meanwhile.
+/// - Requests: ``request(to:method:payload:timeout:)`` calls a peer and waits for its answer,
+///   on a third connection per peer (PeerTransport+Requests.swift, PeerRequestCodec.swift).
 /// - Receiving: `deliver` gets the messages of one read from one peer, in the order sent;
 ///   it is called on event-loop threads, several peers at once, and must not block (post to
 ///   the raft loop's mailbox).
@@ -27,9 +29,12 @@ import Synchronization
 public final class PeerTransport: Sendable {
     public let counters = PeerTransportCounters()
     let environment: PeerLinkEnvironment
-    private let group: any EventLoopGroup
+    let group: any EventLoopGroup
+    /// Requests to peers and the handler of theirs (PeerTransport+Requests.swift).
+    let requests: PeerRequests
     private let links = Mutex<[NodeID: PeerLink]>([:])
     private let partitioned = Mutex<Set<NodeID>>([])
+    private let removedMembers = Mutex<Set<NodeID>>([])
     private let listener = Mutex<(any Channel)?>(nil)
     private let inbound = Mutex<[ObjectIdentifier: any Channel]>([:])
     /// The accepted messages connection of each member (the newest one).
@@ -44,6 +49,7 @@ public final class PeerTransport: Sendable {
                 report: @escaping @Sendable (PeerReport) -> Void, log: @escaping PeerTransportLog) {
         configuration.validate()
         self.group = group
+        requests = PeerRequests(group: group)
         environment = PeerLinkEnvironment(configuration: configuration, counters: counters, log: log, report: report, deliver: deliver)
     }
 
@@ -120,6 +126,7 @@ public final class PeerTransport: Sendable {
             links[peer] = link
             return (link, nil)
         }
+        requests.setPeer(peer, address: address)
         added?.start()
         _ = removed?.stop()
     }
@@ -159,6 +166,14 @@ public final class PeerTransport: Sendable {
         older.close(promise: nil)
     }
 
+    /// Records that `member` was removed from the cluster: its hellos are refused as
+    /// `removedMember` from now on, which tells it to stop.
+    public func markRemoved(_ member: NodeID) {
+        removedMembers.withLock { _ = $0.insert(member) }
+    }
+
+    func wasRemoved(_ member: NodeID) -> Bool { removedMembers.withLock { $0.contains(member) } }
+
     func isPeer(_ member: NodeID) -> Bool { links.withLock { $0[member] != nil } }
 
     func isPartitioned(_ member: NodeID) -> Bool { partitioned.withLock { $0.contains(member) } }
@@ -166,6 +181,9 @@ public final class PeerTransport: Sendable {
     /// Stops listening and closes every connection; queued messages are dropped and snapshots
     /// in flight reported failed. Not from an event-loop thread (it waits for the closes).
     public func stop() {
+        // Requests first: from now on none is answered (a member leaving its links behind
+        // would otherwise answer "not in the cluster"); their connections close below.
+        for closing in requests.stop() { try? closing.wait() }
         let listening = listener.withLock { channel in defer { channel = nil }; return channel }
         try? listening?.close().wait()
         let all = links.withLock { links in defer { links.removeAll() }; return Array(links.values) }

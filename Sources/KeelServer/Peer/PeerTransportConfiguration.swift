@@ -35,6 +35,9 @@ public struct PeerTransportConfiguration: Sendable {
     public var queueBytesMax = 64 << 20
     /// The largest frame sent or accepted, header included.
     public var frameBytesMax = PeerFrameCodec.frameBytesMaxDefault
+    /// Requests waiting for answers on one requests connection, either side: a caller fails
+    /// more at once, a listener answers more with an error.
+    public var requestsInflightMax = 1024
     /// The largest snapshot data accepted from a peer.
     public var snapshotBytesMax = 8 << 30
     /// Snapshot data per chunk frame; must leave room for the header within `frameBytesMax`.
@@ -61,7 +64,7 @@ public struct PeerTransportConfiguration: Sendable {
 
     func validate() {
         precondition(localMember != .none && peers[localMember] == nil, "the local member is not its own peer")
-        precondition(queueMessagesMax > 0 && queueBytesMax > 0 && snapshotBytesMax > 0, "limits must be positive")
+        precondition(queueMessagesMax > 0 && queueBytesMax > 0 && snapshotBytesMax > 0 && requestsInflightMax > 0, "limits must be positive")
         precondition(snapshotChunkBytes > 0 && snapshotChunkBytes + PeerFrameCodec.headerBytes <= frameBytesMax,
                      "a snapshot chunk must fit in a frame")
         precondition(backoffInitialMilliseconds > 0 && backoffMaxMilliseconds >= backoffInitialMilliseconds)

@@ -16,6 +16,7 @@ extension NodeOptions {
         clientURLs = configuration.advertiseClientURLs.map(\.description)
         initialCluster = configuration.initialCluster.map { ($0.name, $0.peerURLs.map(\.description)) }
         clusterToken = configuration.initialClusterToken
+        joinExisting = configuration.initialClusterState == .existing
         snapshotCount = configuration.snapshotCount
         heartbeatMilliseconds = configuration.heartbeatIntervalMilliseconds
         electionMilliseconds = configuration.electionTimeoutMilliseconds
@@ -43,6 +44,8 @@ extension KeelNode {
             let leader = raft.state.leader.load(ordering: .relaxed)
             let committed = raft.state.commitIndex.load(ordering: .relaxed)
             if leader != 0 && apply.appliedIndex.load(ordering: .relaxed) >= committed { return }
+            // A removed member never finds a leader: it starts only to stop (ServerHost).
+            if membership.isRemoved { return }
             usleep(2_000)
         }
     }
@@ -50,6 +53,15 @@ extension KeelNode {
     /// The etcd services this build serves, for gRPC and the gateway.
     func routes(pool: NIOThreadPool, metrics: EtcdMetrics) -> ServiceRoutes {
         var routes = ServiceRoutes(metrics: metrics.grpc)
+        // etcd's learner serves Status and serializable ranges only.
+        routes.refusal = { [self] request in
+            guard isLearner else { return nil }
+            if request is Etcdserverpb_StatusRequest { return nil }
+            if let range = request as? Etcdserverpb_RangeRequest, range.serializable { return nil }
+            return EtcdError.notSupportedForLearner.status
+        }
+        // ...and no stream but Maintenance/Snapshot (server-streaming, never refused here).
+        routes.streamRefusal = { [self] in isLearner ? EtcdError.notSupportedForLearner.status : nil }
         KVService(node: self, metrics: metrics).register(in: &routes)
         MaintenanceService(node: self, pool: pool).register(in: &routes)
         ClusterService(node: self).register(in: &routes)

@@ -55,8 +55,7 @@ public final class ServerHost: Sendable {
                     .string("cluster-id", hex(node.clusterID)), .string("data-dir", configuration.dataDirectory),
                     .string("wal-io", configuration.walIO.rawValue))
         node.waitUntilServing()
-        logger.info("published local member to cluster through raft", .string("local-member-id", hex(node.memberID)),
-                    .string("cluster-id", hex(node.clusterID)))
+        node.publish(on: group.next())
         logger.info("enabled capabilities for version", .string("cluster-version", "3.5"))
         metrics.serverID.labels(hex(node.memberID)).set(1)
         metrics.serverVersion.labels(KeelVersion.etcdServer).set(1)
@@ -103,6 +102,15 @@ public final class ServerHost: Sendable {
         leaseExpiry.start(on: group.next())
         return ServerHost(node: node, metrics: metrics, group: group, pool: pool, listeners: listeners, sampler: sampler,
                           compactor: compactor, leaseExpiry: leaseExpiry)
+    }
+
+    /// Calls `body` on an event loop once this member has applied its own removal from the
+    /// cluster, ten heartbeat intervals later (as etcd waits before it stops), so the messages
+    /// that hand over leadership or acknowledge the change get out first.
+    public func whenRemoved(_ body: @escaping @Sendable () -> Void) {
+        let delay = TimeAmount.milliseconds(Int64(node.options.heartbeatMilliseconds) * 10)
+        let eventLoop = group.next()
+        node.whenRemoved { eventLoop.scheduleTask(in: delay) { body() } }
     }
 
     /// Closes the listeners (calls in flight end as UNAVAILABLE), stops the node (it commits

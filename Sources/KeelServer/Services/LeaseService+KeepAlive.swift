@@ -54,13 +54,16 @@ extension LeaseService {
         }
     }
 
-    /// The TTL to answer for a keepalive of `id`. Waits (polling every `renewRetryMilliseconds`)
-    /// while this member's lessor is not yet the primary (just elected: it promotes once the
-    /// earlier terms are applied) or while the lease has expired and its revoke is on its way
-    /// through raft; etcd waits the same way, then answers TTL 0 for the revoked lease.
+    /// The TTL to answer for a keepalive of `id`. On a follower the leader renews it
+    /// (LeaseService+Forwarding.swift). Waits (polling every `renewRetryMilliseconds`) while
+    /// there is no leader, while the leader cannot answer, while this member's lessor is not yet
+    /// the primary (just elected: it promotes once the earlier terms are applied), or while the
+    /// lease has expired and its revoke is on its way through raft; etcd waits the same way,
+    /// then answers TTL 0 for the revoked lease.
     private func renew(_ id: LeaseID, until deadline: NIODeadline, closed: NIOLoopBoundBox<Bool>,
                        on eventLoop: any EventLoop) -> EventLoopFuture<Int64> {
-        switch node.keySpace.lessor.renew(id, nowNanoseconds: Int64(MonotonicClock.nanoseconds())) {
+        let renewal = node.keySpace.lessor.renew(id, nowNanoseconds: Int64(MonotonicClock.nanoseconds()))
+        switch renewal {
         case .renewed(let ttlSeconds, let clear):
             if let clear { node.proposeCheckpoints([clear], on: eventLoop) }
             return eventLoop.makeSucceededFuture(ttlSeconds)
@@ -75,9 +78,19 @@ extension LeaseService {
                 let error: EtcdError = node.raft.state.leader.load(ordering: .relaxed) == 0 ? .noLeader : .timeout
                 return eventLoop.makeFailedFuture(error.status)
             }
-            return eventLoop.flatScheduleTask(in: .milliseconds(Self.renewRetryMilliseconds)) {
-                renew(id, until: deadline, closed: closed, on: eventLoop)
-            }.futureResult
+                let again: @Sendable () -> EventLoopFuture<Int64> = {
+                eventLoop.flatScheduleTask(in: .milliseconds(Self.renewRetryMilliseconds)) {
+                    renew(id, until: deadline, closed: closed, on: eventLoop)
+                }.futureResult
+            }
+            guard renewal == .notPrimary, let (leader, peers) = forwardingTarget else { return again() }
+            return forwardRenew(id, to: leader, through: peers, until: deadline, on: eventLoop).flatMap { answer in
+                switch answer {
+                case .renewed(let ttlSeconds): eventLoop.makeSucceededFuture(ttlSeconds)
+                case .notFound: eventLoop.makeSucceededFuture(0)
+                case .retry: again()
+                }
+            }
         }
     }
 }

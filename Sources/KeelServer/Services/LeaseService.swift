@@ -9,8 +9,10 @@ import Synchronization
 ///
 /// Grants and revokes go through raft, so every member holds the same leases and deletes a
 /// revoked lease's keys at the same revision. Keepalives renew the countdown on the leader's
-/// lessor only (etcd does not log them). TimeToLive answers after a read index, as etcd waits
-/// for its applied index first; LeaseLeases answers from the local lessor at once.
+/// lessor only (etcd does not log them): a follower forwards them to the leader, and
+/// TimeToLive too (LeaseService+Forwarding.swift). The leader answers TimeToLive after a read
+/// index, as etcd waits for its applied index first; LeaseLeases answers from the local
+/// lessor at once.
 struct LeaseService: Sendable {
     let node: KeelNode
 
@@ -35,10 +37,11 @@ struct LeaseService: Sendable {
             }
         }
         routes.unary(EtcdMethod.named("/etcdserverpb.Lease/LeaseTimeToLive")) { (request: Etcdserverpb_LeaseTimeToLiveRequest, context, promise: EventLoopPromise<Etcdserverpb_LeaseTimeToLiveResponse>) in
-            node.readIndex(on: context.eventLoop).whenSuccess { outcome in
-                switch outcome {
-                case .applied: promise.succeed(timeToLive(request))
-                case .refused: promise.fail(node.readRefusal.status)
+            let deadline = NIODeadline.now() + .nanoseconds(Int64(node.options.requestTimeoutNanoseconds))
+            timeToLiveOnLeader(request, until: deadline, on: context.eventLoop).whenComplete { result in
+                switch result {
+                case .success(let response): promise.succeed(response)
+                case .failure(let error): promise.fail(error as? GRPCStatus ?? EtcdError.timeout.status)
                 }
             }
         }
@@ -87,7 +90,7 @@ struct LeaseService: Sendable {
     }
 
     /// etcd answers a lease that does not exist with TTL -1 rather than an error.
-    private func timeToLive(_ request: Etcdserverpb_LeaseTimeToLiveRequest) -> Etcdserverpb_LeaseTimeToLiveResponse {
+    func timeToLive(_ request: Etcdserverpb_LeaseTimeToLiveRequest) -> Etcdserverpb_LeaseTimeToLiveResponse {
         var response = Etcdserverpb_LeaseTimeToLiveResponse()
         response.id = request.id
         let now = Int64(MonotonicClock.nanoseconds())

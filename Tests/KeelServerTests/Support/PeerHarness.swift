@@ -44,11 +44,12 @@ final class PeerTestMember: Sendable {
     /// Members 1 and 2 of one cluster on fresh loopback ports, each knowing the other, started.
     /// A port found free can be taken before the listener binds it (seen in CI); the pair then
     /// starts again on other ports, up to three times.
-    static func startPair(group: MultiThreadedEventLoopGroup) throws -> (one: PeerTestMember, two: PeerTestMember) {
+    static func startPair(group: MultiThreadedEventLoopGroup,
+                          tune: (inout PeerTransportConfiguration) -> Void = { _ in }) throws -> (one: PeerTestMember, two: PeerTestMember) {
         for attempt in 1...3 {
             let (port1, port2) = (freeLoopbackPort(), freeLoopbackPort())
-            let one = PeerTestMember(id: 1, port: port1, peers: [2: port2], group: group)
-            let two = PeerTestMember(id: 2, port: port2, peers: [1: port1], group: group)
+            let one = PeerTestMember(id: 1, port: port1, peers: [2: port2], group: group, tune: tune)
+            let two = PeerTestMember(id: 2, port: port2, peers: [1: port1], group: group, tune: tune)
             do {
                 _ = try one.start()
                 _ = try two.start()
