@@ -105,6 +105,16 @@ extension Database {
         } catch {
             throw .io(error)
         }
+        adopt(target, meta: next)
+        switched = true
+        writer.closed = true
+        endWrite(writer, committed: true)
+    }
+
+    /// Makes `target`'s store the one readers and the writer use from now on, at `next`
+    /// (already durable in `target`'s file, which is already at `path`). The caller holds the
+    /// writer role. Readers that began before keep the old store until they end.
+    func adopt(_ target: Database, meta next: Meta) {
         let generation = storeGeneration + 1
         storeSlots[Int(generation % UInt64(Self.storeSlotsMax))].bits.store(
             UInt(bitPattern: Unmanaged.passUnretained(target.store).toOpaque()), ordering: .releasing)
@@ -116,9 +126,6 @@ extension Database {
         self.freelist = freelist
         meta = next
         readers.publish(root: next.root, generation: generation, txid: next.txid)
-        switched = true
-        writer.closed = true
-        endWrite(writer, committed: true)
     }
 
     /// Replays onto `target` what changed between the versions rooted at `old` and `new`

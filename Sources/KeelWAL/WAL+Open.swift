@@ -219,7 +219,15 @@ struct ReplayState {
     mutating func apply(_ record: WALRecord, segment: String, offset: Int) throws(WALError) {
         switch record {
         case .hardState(let state): hardState = state
-        case .snapshot(let marker): snapshot = marker
+        case .snapshot(let marker):
+            snapshot = marker
+            // A follower that installed a leader's snapshot continues after it: the entries it
+            // had all lie at or below the marker and are superseded, and the next entry is the
+            // one after the marker.
+            if marker.index > (lastIndex ?? after) {
+                entries.removeAll()
+                lastIndex = marker.index
+            }
         case .entry(let entry):
             if let lastIndex {
                 guard entry.index <= lastIndex.next else {

@@ -1,0 +1,135 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import KeelIO
+import KeelRaft
+import KeelStorage
+import Synchronization
+
+/// The raft loop's part in snapshots: a leader fills a snapshot message with a copy of the
+/// B+tree before the transport sends it; a follower saves the database it receives before
+/// raft sees the message (``SnapshotDatabaseFiles``).
+///
+/// What a snapshot carries: raft's metadata (the index and term of the newest snapshot marker,
+/// and the membership) and a consistent copy of the committed B+tree, made from one read
+/// transaction (`Database.writeCopy`, as Maintenance/Snapshot makes one). The B+tree was
+/// committed through the marker's index before the marker was written, so the copy's
+/// consistent index is at or past it; the follower applies only entries after the copy's.
+///
+/// Memory: the copy is made in a file on its own thread (the raft loop never waits for it),
+/// then read whole into the message, because the transport sends a snapshot's data from
+/// memory and assembles it in memory on the receiving side (at most the transport's
+/// `snapshotBytesMax`, 8 GiB). So sender and receiver each hold the database once in memory
+/// while it travels.
+final class RaftSnapshots: Sendable {
+    let files: SnapshotDatabaseFiles
+    private let database: Database
+    private let logger: ServerLogger
+    /// Tells the raft loop how a snapshot ended when the transport never got it.
+    private let report: @Sendable (PeerReport) -> Void
+    /// Followers whose copy is being made: raft asks for one snapshot per follower at a time.
+    private let copying = Mutex<Set<NodeID>>([])
+    /// The copying threads not joined yet, by follower (at most one per follower).
+    private let threads = Mutex<[NodeID: OSThread]>([:])
+    private let stopped = Atomic<Bool>(false)
+    /// Databases received from a leader and saved (they may not all get installed).
+    let received = Atomic<UInt64>(0)
+    /// Copies made and handed to the transport.
+    let sent = Atomic<UInt64>(0)
+
+    init(files: SnapshotDatabaseFiles, database: Database, logger: ServerLogger, report: @escaping @Sendable (PeerReport) -> Void) {
+        self.files = files
+        self.database = database
+        self.logger = logger
+        self.report = report
+    }
+
+    /// Starts making the copy for `message` (a snapshot message from raft) and sends it through
+    /// `peers` once made; false, at once, when a copy for that follower is already under way
+    /// or the node is stopping (the caller reports the snapshot failed).
+    func send(_ message: KeelRaft.Message, through peers: PeerTransport) -> Bool {
+        precondition(message.snapshot != nil, "a snapshot message without a snapshot")
+        let to = message.to
+        guard !stopped.load(ordering: .relaxed), copying.withLock({ $0.insert(to).inserted }) else { return false }
+        let thread = OSThread(name: "keel-snapshot-copy") { [self] in
+            defer { _ = copying.withLock { $0.remove(to) } }
+            if let filled = fill(message) {
+                sent.add(1, ordering: .relaxed)
+                peers.send([filled])
+            } else {
+                report(.snapshot(to, .failed))
+            }
+        }
+        let finished = threads.withLock { threads in threads.updateValue(thread, forKey: to) }
+        // The earlier thread for this follower left `copying` before it ended: it is done or
+        // about to be.
+        finished?.join()
+        return true
+    }
+
+    /// `message` with the copy as its data; nil (logged) when the copy failed.
+    private func fill(_ message: KeelRaft.Message) -> KeelRaft.Message? {
+        let started = MonotonicClock.nanoseconds()
+        let index = message.snapshot!.metadata.index
+        let path = files.directory + "/send-" + String(message.to.rawValue, radix: 16) + "-" + String(index.rawValue) + ".db"
+        defer { try? Syscalls.unlink(path) }
+        let data: [UInt8]
+        do {
+            try database.writeCopy(to: path)
+            data = try Self.readAll(path)
+        } catch {
+            logger.warn("failed to make a database snapshot for a member", .string("remote-peer-id", hex(message.to.rawValue)),
+                        .int("snapshot-index", index.rawValue), .error(error))
+            return nil
+        }
+        logger.info("sending database snapshot", .string("remote-peer-id", hex(message.to.rawValue)),
+                    .int("snapshot-index", index.rawValue), .int("snapshot-bytes", data.count),
+                    .duration("copy-took", .nanoseconds(Int64(MonotonicClock.nanoseconds() - started))))
+        var filled = message
+        filled.snapshot!.data = data
+        return filled
+    }
+
+    private static func readAll(_ path: String) throws(IOError) -> [UInt8] {
+        let fd = try Syscalls.open(path, flags: O_RDONLY)
+        defer { Syscalls.close(fd) }
+        let size = Int(try Syscalls.fileSize(fd, path: path))
+        var data = [UInt8](repeating: 0, count: size)
+        let read = try data.withUnsafeMutableBytes { bytes in
+            Result { () throws(IOError) in try Syscalls.preadAll(fd, bytes, offset: 0, path: path) }
+        }.get()
+        precondition(read == size, "\(path) shrank while read")
+        return data
+    }
+
+    /// Saves the database of a snapshot message from the leader (its index is past this
+    /// member's commit index) and returns the message without its data, for raft; nil (logged)
+    /// when the data is not a sound database at or past the snapshot's index.
+    func receive(_ message: KeelRaft.Message) -> KeelRaft.Message? {
+        guard var snapshot = message.snapshot else { preconditionFailure("a snapshot message without a snapshot") }
+        let started = MonotonicClock.nanoseconds()
+        let index = snapshot.metadata.index
+        do {
+            let held = try files.save(snapshot.data, index: index)
+            received.add(1, ordering: .relaxed)
+            logger.info("saved database snapshot from the leader", .string("remote-peer-id", hex(message.from.rawValue)),
+                        .int("snapshot-index", index.rawValue), .int("snapshot-bytes", snapshot.data.count),
+                        .int("database-applied-index", held.index),
+                        .duration("took", .nanoseconds(Int64(MonotonicClock.nanoseconds() - started))))
+        } catch {
+            logger.warn("refused a database snapshot from the leader", .string("remote-peer-id", hex(message.from.rawValue)),
+                        .int("snapshot-index", index.rawValue), .int("snapshot-bytes", snapshot.data.count), .error(error))
+            return nil
+        }
+        var stripped = message
+        snapshot.data = []
+        stripped.snapshot = snapshot
+        return stripped
+    }
+
+    /// Waits for the copies under way (before the database closes); none starts afterwards.
+    func stop() {
+        stopped.store(true, ordering: .relaxed)
+        for thread in threads.withLock({ threads in defer { threads.removeAll() }; return Array(threads.values) }) { thread.join() }
+    }
+}
