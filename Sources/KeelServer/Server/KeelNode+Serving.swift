@@ -17,6 +17,7 @@ extension NodeOptions {
         initialCluster = configuration.initialCluster.map { ($0.name, $0.peerURLs.map(\.description)) }
         clusterToken = configuration.initialClusterToken
         snapshotCount = configuration.snapshotCount
+        snapshotCatchUpEntries = configuration.snapshotCatchUpEntries
         heartbeatMilliseconds = configuration.heartbeatIntervalMilliseconds
         electionMilliseconds = configuration.electionTimeoutMilliseconds
         quotaBackendBytes = configuration.backendQuotaBytes ?? ServerConfiguration.defaultQuotaBackendBytes
