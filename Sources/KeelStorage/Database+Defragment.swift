@@ -32,7 +32,8 @@ extension Database {
     /// Writes the newest committed state, compacted, into a new database file at `path` (replaced
     /// if it exists), from one read snapshot: neither readers nor the writer wait. The copy is
     /// a complete database that `open` accepts (Maintenance/Snapshot streams it), cut to the
-    /// pages it uses: no growth chunk of zeros rides along.
+    /// pages it uses: no growth chunk of zeros rides along. Both of its meta pages name the
+    /// whole copy, so a copy cut short opens on neither.
     public func writeCopy(to path: String) throws(StorageError) {
         try? Syscalls.unlink(path)
         let snapshot = beginRead()
@@ -45,6 +46,15 @@ extension Database {
             throw error
         }
         let usedBytes = Int64(target.freelist.pageCount) * Int64(Self.pageSize)
+        // Both meta pages name the whole copy: the older one would otherwise name the copy's
+        // previous batch, a partial state that opens fine from a file cut short.
+        let final = target.meta
+        do {
+            try target.writeMeta(Meta(pageSize: final.pageSize, txid: TxID(final.txid.rawValue + 1), root: final.root, pageCount: final.pageCount))
+        } catch {
+            target.close()
+            throw .io(error)
+        }
         target.close()
         do throws(IOError) {
             let fd = try Syscalls.open(path, flags: O_RDWR)
