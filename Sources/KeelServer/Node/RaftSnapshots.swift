@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import KeelIO
+import KeelMVCC
 import KeelRaft
 import KeelStorage
 import Synchronization
@@ -10,11 +11,11 @@ import Synchronization
 /// B+tree before the transport sends it; a follower saves the database it receives before
 /// raft sees the message (``SnapshotDatabaseFiles``).
 ///
-/// What a snapshot carries: raft's metadata (the index and term of the newest snapshot marker,
-/// and the membership) and a consistent copy of the committed B+tree, made from one read
-/// transaction (`Database.writeCopy`, as Maintenance/Snapshot makes one). The B+tree was
-/// committed through the marker's index before the marker was written, so the copy's
-/// consistent index is at or past it; the follower applies only entries after the copy's.
+/// What a snapshot carries: a consistent copy of the committed B+tree, made from one read
+/// transaction (`Database.writeCopy`, as Maintenance/Snapshot makes one), and raft's metadata:
+/// the membership, and the index and term of the last entry the copy holds (its consistent
+/// index, at or past raft's snapshot marker: the B+tree was committed through the marker
+/// before the marker was written). The follower's log restarts there.
 ///
 /// Memory: the copy is made in a file on its own thread (the raft loop never waits for it),
 /// then read whole into the message, because the transport sends a snapshot's data from
@@ -74,8 +75,10 @@ final class RaftSnapshots: Sendable {
         let path = files.directory + "/send-" + String(message.to.rawValue, radix: 16) + "-" + String(index.rawValue) + ".db"
         defer { try? Syscalls.unlink(path) }
         let data: [UInt8]
+        let held: ConsistentIndex
         do {
             try database.writeCopy(to: path)
+            held = try Self.consistentIndex(path, storage: database.storageOptions)
             data = try Self.readAll(path)
         } catch {
             logger.warn("failed to make a database snapshot for a member", .string("remote-peer-id", hex(message.to.rawValue)),
@@ -85,9 +88,24 @@ final class RaftSnapshots: Sendable {
         logger.info("sending database snapshot", .string("remote-peer-id", hex(message.to.rawValue)),
                     .int("snapshot-index", index.rawValue), .int("snapshot-bytes", data.count),
                     .duration("copy-took", .nanoseconds(Int64(MonotonicClock.nanoseconds() - started))))
+        // As etcd does, the snapshot is announced at the copy's own position (the entry the
+        // B+tree had applied, committed on this leader), not at the older marker raft chose:
+        // the follower's log then starts exactly where its new backend ends, and a restart
+        // before the follower receives more entries finds them in agreement.
+        precondition(held.index >= index.rawValue, "the B+tree copy is behind the snapshot marker")
         var filled = message
+        filled.snapshot!.metadata.index = KeelRaft.LogIndex(held.index)
+        filled.snapshot!.metadata.term = KeelRaft.Term(held.term)
         filled.snapshot!.data = data
         return filled
+    }
+
+    private static func consistentIndex(_ path: String, storage: StorageOptions) throws(StorageError) -> ConsistentIndex {
+        let copy = try Database.open(path: path, options: storage)
+        defer { copy.close() }
+        let read = copy.beginRead()
+        defer { read.end() }
+        return KVStore.storedConsistentIndex(read)
     }
 
     private static func readAll(_ path: String) throws(IOError) -> [UInt8] {
