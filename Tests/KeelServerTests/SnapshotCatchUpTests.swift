@@ -38,6 +38,7 @@ import Testing
         #expect(cluster.eventually { cluster.count("installed snapshot database", inLogOf: follower) > installsBefore },
                 "no snapshot installed:\n\(cluster.log(follower).suffix(3000))")
         #expect(cluster.count("saved database snapshot from the leader", inLogOf: follower) > 0)
+        #expect(cluster.count("\"received-into\":\"file\"", inLogOf: follower) > 0, "\(cluster.log(follower).suffix(2000))")
         // A crash right after the install: the member restarts on the installed state.
         cluster.kill(follower)
         try cluster.restart(follower)

@@ -33,6 +33,8 @@ final class RaftSnapshots: Sendable {
     /// The copying threads not joined yet, by follower (at most one per follower).
     private let threads = Mutex<[NodeID: OSThread]>([:])
     private let stopped = Atomic<Bool>(false)
+    /// The name every copy made for a follower starts with.
+    static let sendPrefix = "send-"
     /// Databases received from a leader and saved (they may not all get installed).
     let received = Atomic<UInt64>(0)
     /// Copies made and handed to the transport.
@@ -72,7 +74,7 @@ final class RaftSnapshots: Sendable {
     private func fill(_ message: KeelRaft.Message) -> KeelRaft.Message? {
         let started = MonotonicClock.nanoseconds()
         let index = message.snapshot!.metadata.index
-        let path = files.directory + "/send-" + String(message.to.rawValue, radix: 16) + "-" + String(index.rawValue) + ".db"
+        let path = files.directory + "/" + Self.sendPrefix + String(message.to.rawValue, radix: 16) + "-" + String(index.rawValue) + ".db"
         defer { try? Syscalls.unlink(path) }
         let data: [UInt8]
         let held: ConsistentIndex
@@ -108,6 +110,12 @@ final class RaftSnapshots: Sendable {
         return KVStore.storedConsistentIndex(read)
     }
 
+    private static func fileBytes(_ path: String) -> Int64 {
+        guard let fd = try? Syscalls.open(path, flags: O_RDONLY) else { return -1 }
+        defer { Syscalls.close(fd) }
+        return (try? Syscalls.fileSize(fd, path: path)) ?? -1
+    }
+
     private static func readAll(_ path: String) throws(IOError) -> [UInt8] {
         let fd = try Syscalls.open(path, flags: O_RDONLY)
         defer { Syscalls.close(fd) }
@@ -131,7 +139,8 @@ final class RaftSnapshots: Sendable {
             let held = try files.save(snapshot.data, index: index)
             received.add(1, ordering: .relaxed)
             logger.info("saved database snapshot from the leader", .string("remote-peer-id", hex(message.from.rawValue)),
-                        .int("snapshot-index", index.rawValue), .int("snapshot-bytes", snapshot.data.count),
+                        .int("snapshot-index", index.rawValue), .int("snapshot-bytes", Self.fileBytes(files.path(index))),
+                        .string("received-into", snapshot.data.isEmpty ? "file" : "memory"),
                         .int("database-applied-index", held.index),
                         .duration("took", .nanoseconds(Int64(MonotonicClock.nanoseconds() - started))))
         } catch {

@@ -25,9 +25,11 @@ struct SnapshotDatabaseFiles: Sendable {
     let directory: String
     let storage: StorageOptions
 
-    func path(_ index: KeelRaft.LogIndex) -> String {
+    func path(_ index: KeelRaft.LogIndex) -> String { Self.path(index, in: directory) }
+
+    static func path(_ index: KeelRaft.LogIndex, in directory: String) -> String {
         let hex = String(index.rawValue, radix: 16)
-        return directory + "/" + String(repeating: "0", count: max(0, 16 - hex.count)) + hex + Self.suffix
+        return directory + "/" + String(repeating: "0", count: max(0, 16 - hex.count)) + hex + suffix
     }
 
     func exists(_ index: KeelRaft.LogIndex) -> Bool {
@@ -37,22 +39,12 @@ struct SnapshotDatabaseFiles: Sendable {
     /// Makes `data` the durable, checked file for the snapshot at `index` (steps 1 above).
     /// Returns the consistent index the database holds. Data that is not a sound database, or
     /// one behind `index`, is refused with `.failed` and leaves no file behind.
+    /// With `data` empty, the transport has already streamed the database to the `.tmp` name
+    /// and made it durable (``PeerSnapshotSink``): only the check and the rename remain.
     @discardableResult
     func save(_ data: [UInt8], index: KeelRaft.LogIndex) throws(StorageError) -> ConsistentIndex {
         let temporary = path(index) + ".tmp"
-        do throws(IOError) {
-            try? Syscalls.unlink(temporary)
-            let fd = try Syscalls.open(temporary, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
-            defer { Syscalls.close(fd) }
-            let written = data.withUnsafeBytes { bytes in
-                Result { () throws(IOError) in try Syscalls.pwriteAll(fd, bytes, offset: 0, path: temporary) }
-            }
-            try written.get()
-            try Syscalls.fsync(fd, path: temporary)
-        } catch {
-            try? Syscalls.unlink(temporary)
-            throw .io(error)
-        }
+        if !data.isEmpty { try write(data, to: temporary) }
         let held: ConsistentIndex
         do {
             held = try Self.check(temporary, storage: storage)
@@ -73,6 +65,22 @@ struct SnapshotDatabaseFiles: Sendable {
         return held
     }
 
+    private func write(_ data: [UInt8], to temporary: String) throws(StorageError) {
+        do throws(IOError) {
+            try? Syscalls.unlink(temporary)
+            let fd = try Syscalls.open(temporary, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
+            defer { Syscalls.close(fd) }
+            let written = data.withUnsafeBytes { bytes in
+                Result { () throws(IOError) in try Syscalls.pwriteAll(fd, bytes, offset: 0, path: temporary) }
+            }
+            try written.get()
+            try Syscalls.fsync(fd, path: temporary)
+        } catch {
+            try? Syscalls.unlink(temporary)
+            throw .io(error)
+        }
+    }
+
     /// Opens the database at `path`, checks it is a whole copy (`Database.openCopy`), and returns the
     /// consistent index it records. Nothing in the file is changed.
     static func check(_ path: String, storage: StorageOptions) throws(StorageError) -> ConsistentIndex {
@@ -83,11 +91,17 @@ struct SnapshotDatabaseFiles: Sendable {
         return KVStore.storedConsistentIndex(read)
     }
 
-    /// Removes every snapshot file but the one for `keep`, and unfinished `.tmp` ones.
-    func removeAll(except keep: KeelRaft.LogIndex? = nil) {
-        let kept = keep.map { String(path($0).split(separator: "/").last!) }
+    /// Removes the snapshot files (unfinished `.tmp` and `.part` ones too) of snapshots at or
+    /// below `through`, or all of them (nil, at start). Files of later snapshots stay: the raft
+    /// loop may be saving one while the apply loop installs an earlier one.
+    func removeAll(through: KeelRaft.LogIndex? = nil) {
         guard let names = try? Syscalls.listDirectory(directory) else { return }
-        for name in names where (name.hasSuffix(Self.suffix) || name.hasSuffix(Self.suffix + ".tmp")) && name != kept {
+        for name in names where through == nil && name.hasPrefix(RaftSnapshots.sendPrefix) {
+            try? Syscalls.unlink(directory + "/" + name)  // a copy for a follower, left by a crash
+        }
+        for name in names where name.contains(Self.suffix) {
+            guard let index = UInt64(name.prefix(16), radix: 16), name.dropFirst(16).hasPrefix(Self.suffix) else { continue }
+            if let through, index > through.rawValue { continue }
             try? Syscalls.unlink(directory + "/" + name)
         }
     }

@@ -52,7 +52,7 @@ final class SnapshotInstaller: @unchecked Sendable {
             logger.warn("a key in the snapshot carries a lease the snapshot does not hold", .string("key", String(decoding: key, as: UTF8.self)))
         }
         afterInstall?()
-        files.removeAll()
+        files.removeAll(through: KeelRaft.LogIndex(store.consistentIndex.index))
         installed.add(1, ordering: .relaxed)
         let applied = store.consistentIndex
         logger.info("installed snapshot database", .int("snapshot-index", index.rawValue),
