@@ -17,11 +17,10 @@ import Synchronization
 /// index, at or past raft's snapshot marker: the B+tree was committed through the marker
 /// before the marker was written). The follower's log restarts there.
 ///
-/// Memory: the copy is made in a file on its own thread (the raft loop never waits for it),
-/// then read whole into the message, because the transport sends a snapshot's data from
-/// memory and assembles it in memory on the receiving side (at most the transport's
-/// `snapshotBytesMax`, 8 GiB). So sender and receiver each hold the database once in memory
-/// while it travels.
+/// Memory: the copy is made in a file of the snap directory on its own thread (the raft loop
+/// never waits for it); the transport streams it from there in chunks (``PeerSnapshotSource``)
+/// and the receiving transport writes the chunks to a file (``PeerSnapshotSink``), so neither
+/// side holds the database in memory.
 final class RaftSnapshots: Sendable {
     let files: SnapshotDatabaseFiles
     private let database: Database
@@ -56,9 +55,9 @@ final class RaftSnapshots: Sendable {
         guard !stopped.load(ordering: .relaxed), copying.withLock({ $0.insert(to).inserted }) else { return false }
         let thread = OSThread(name: "keel-snapshot-copy") { [self] in
             defer { _ = copying.withLock { $0.remove(to) } }
-            if let filled = fill(message) {
+            if let (filled, dataFile) = copy(for: message) {
                 sent.add(1, ordering: .relaxed)
-                peers.send([filled])
+                peers.sendSnapshot(filled, dataFile: dataFile)
             } else {
                 report(.snapshot(to, .failed))
             }
@@ -70,36 +69,35 @@ final class RaftSnapshots: Sendable {
         return true
     }
 
-    /// `message` with the copy as its data; nil (logged) when the copy failed.
-    private func fill(_ message: KeelRaft.Message) -> KeelRaft.Message? {
+    /// The copy for `message`, in a file of the snap directory that the transport streams and
+    /// then removes, and the message announcing it; nil (logged) when the copy failed.
+    private func copy(for message: KeelRaft.Message) -> (KeelRaft.Message, String)? {
         let started = MonotonicClock.nanoseconds()
         let index = message.snapshot!.metadata.index
         let path = files.directory + "/" + Self.sendPrefix + String(message.to.rawValue, radix: 16) + "-" + String(index.rawValue) + ".db"
-        defer { try? Syscalls.unlink(path) }
-        let data: [UInt8]
         let held: ConsistentIndex
         do {
             try database.writeCopy(to: path)
             held = try Self.consistentIndex(path, storage: database.storageOptions)
-            data = try Self.readAll(path)
         } catch {
+            try? Syscalls.unlink(path)
             logger.warn("failed to make a database snapshot for a member", .string("remote-peer-id", hex(message.to.rawValue)),
                         .int("snapshot-index", index.rawValue), .error(error))
             return nil
         }
         logger.info("sending database snapshot", .string("remote-peer-id", hex(message.to.rawValue)),
-                    .int("snapshot-index", index.rawValue), .int("snapshot-bytes", data.count),
+                    .int("snapshot-index", held.index), .int("snapshot-bytes", Self.fileBytes(path)),
                     .duration("copy-took", .nanoseconds(Int64(MonotonicClock.nanoseconds() - started))))
         // As etcd does, the snapshot is announced at the copy's own position (the entry the
         // B+tree had applied, committed on this leader), not at the older marker raft chose:
         // the follower's log then starts exactly where its new backend ends, and a restart
         // before the follower receives more entries finds them in agreement.
         precondition(held.index >= index.rawValue, "the B+tree copy is behind the snapshot marker")
-        var filled = message
-        filled.snapshot!.metadata.index = KeelRaft.LogIndex(held.index)
-        filled.snapshot!.metadata.term = KeelRaft.Term(held.term)
-        filled.snapshot!.data = data
-        return filled
+        var announced = message
+        announced.snapshot!.metadata.index = KeelRaft.LogIndex(held.index)
+        announced.snapshot!.metadata.term = KeelRaft.Term(held.term)
+        announced.snapshot!.data = []
+        return (announced, path)
     }
 
     private static func consistentIndex(_ path: String, storage: StorageOptions) throws(StorageError) -> ConsistentIndex {
@@ -114,18 +112,6 @@ final class RaftSnapshots: Sendable {
         guard let fd = try? Syscalls.open(path, flags: O_RDONLY) else { return -1 }
         defer { Syscalls.close(fd) }
         return (try? Syscalls.fileSize(fd, path: path)) ?? -1
-    }
-
-    private static func readAll(_ path: String) throws(IOError) -> [UInt8] {
-        let fd = try Syscalls.open(path, flags: O_RDONLY)
-        defer { Syscalls.close(fd) }
-        let size = Int(try Syscalls.fileSize(fd, path: path))
-        var data = [UInt8](repeating: 0, count: size)
-        let read = try data.withUnsafeMutableBytes { bytes in
-            Result { () throws(IOError) in try Syscalls.preadAll(fd, bytes, offset: 0, path: path) }
-        }.get()
-        precondition(read == size, "\(path) shrank while read")
-        return data
     }
 
     /// Saves the database of a snapshot message from the leader (its index is past this
