@@ -209,9 +209,10 @@ public final class KeelNode: Sendable {
         let node = KeelNode(options: options, database: database, keySpace: keySpace, membership: membership, memberID: memberID,
                             raft: raft, apply: apply, proposals: proposals, reads: reads, wal: log.wal, alarms: alarms,
                             logger: logger, leaseLeadership: leaseLeadership, stages: stages, peers: peers)
-        installer.afterInstall = { [node] in node.reloadAfterSnapshot() }
         apply.start()
         node.watchSync.start()
+        // Before raft runs: no snapshot can arrive earlier.
+        installer.afterInstall = { [node] in node.reloadAfterSnapshot() }
         raft.start(campaign: voters == [NodeID(memberID)])
         return node
     }

@@ -70,6 +70,9 @@ final class RaftLoop: @unchecked Sendable {
     private var readContexts: [UInt64: [UInt64]] = [:]
     private var nextReadContext: UInt64 = 1
     private var thread: OSThread?
+    /// Sending snapshots (leader) and receiving them (follower); nil: snapshots are refused.
+    /// Set before `start`.
+    var snapshots: RaftSnapshots?
     private var isLeader = false
     /// Called on the loop's thread when this member becomes leader (true, with the index of the
     /// last entry in its log at that moment: every entry of an earlier term is at or below it)
@@ -77,9 +80,6 @@ final class RaftLoop: @unchecked Sendable {
     var onLeadership: (@Sendable (_ isLeader: Bool, _ lastIndex: UInt64) -> Void)?
     /// Carries messages to the other members; nil in a one-member cluster. Set before `start`.
     var peers: PeerTransport?
-    /// Sending snapshots (leader) and receiving them (follower); nil: snapshots are refused.
-    /// Set before `start`.
-    var snapshots: RaftSnapshots?
 
     init(node: RawNode, log: RaftLogStore, tickNanoseconds: UInt64, apply: ApplyLoop, snapshotKeepEntries: UInt64,
          stages: StageLatencies, refused: @escaping @Sendable ([UInt64], Bool) -> Void, fatal: @escaping @Sendable (String) -> Void,
@@ -196,6 +196,11 @@ final class RaftLoop: @unchecked Sendable {
         } catch {
             fatal("failed to write the raft log: \(error)")
         }
+        if let snapshot = ready.snapshot {
+            // Installed before this Ready's committed entries (queued after it) are applied.
+            apply.submit(ApplyTask(ticket: lastTicket, snapshot: snapshot.metadata.index, entries: [], reads: [],
+                                   handedOver: MonotonicClock.nanoseconds()))
+        }
         for message in ready.messages + ready.messagesAfterPersist where message.to == node.id {
             _ = node.step(message)
         }
@@ -217,9 +222,9 @@ final class RaftLoop: @unchecked Sendable {
         for readState in ready.readStates {
             if let ids = readContexts.removeValue(forKey: Self.number(readState.context)) { reads.append((readState.index, ids)) }
         }
-        if !ready.committedEntries.isEmpty || !reads.isEmpty || ready.snapshot != nil {
-            apply.submit(ApplyTask(ticket: lastTicket, snapshot: ready.snapshot?.metadata.index, entries: ready.committedEntries,
-                                   reads: reads, handedOver: MonotonicClock.nanoseconds()))
+        if !ready.committedEntries.isEmpty || !reads.isEmpty {
+            apply.submit(ApplyTask(ticket: lastTicket, entries: ready.committedEntries, reads: reads,
+                                   handedOver: MonotonicClock.nanoseconds()))
         }
         node.advance(ready)
     }
@@ -240,7 +245,7 @@ final class RaftLoop: @unchecked Sendable {
             }
             let index = message.snapshot?.metadata.index ?? .zero
             if snapshotsRefused.updateValue(index, forKey: message.to) != index {
-                onEvent(.warn, "member needs a snapshot to catch up; sending snapshots is not supported yet",
+                onEvent(.warn, "member needs a snapshot to catch up, but this member has no snapshot sender",
                         [("to", String(message.to.rawValue, radix: 16)), ("snapshot-index", String(index.rawValue))])
             }
             node.reportSnapshot(message.to, status: .failed)
