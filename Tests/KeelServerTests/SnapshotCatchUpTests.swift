@@ -47,6 +47,10 @@ import Testing
         #expect(cluster.count("sending database snapshot", inLogOf: leader) > 0)
         try expectAgreement(cluster)
         print("snapshot catch-up: restart to agreement took \(Int(Date().timeIntervalSince(started) * 1000)) ms")
+        let lines = (cluster.log(leader) + cluster.log(follower)).split(separator: "\n")
+        for line in lines where ["sending database snapshot", "saved database snapshot", "installed snapshot database"].contains(where: line.contains) {
+            print("snapshot catch-up: \(line)")
+        }
 
         // The lease came with the snapshot, with its key attached.
         #expect(cluster.leases(follower).contains { $0.contains(leaseID) }, "\(cluster.leases(follower))")
