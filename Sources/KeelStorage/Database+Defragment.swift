@@ -17,12 +17,13 @@ extension Database {
     public func defragment() throws(StorageError) {
         let temporaryPath = path + Self.defragmentSuffix
         try? Syscalls.unlink(temporaryPath)
+        let replacementsAtStart = replacements
         let snapshot = beginRead()
         defer { snapshot.end() }
         let target = try Database.open(path: temporaryPath, options: options)
         do {
             try copyEverything(from: snapshot, into: target)
-            try switchTo(target, from: snapshot, temporaryPath: temporaryPath)
+            try switchTo(target, from: snapshot, temporaryPath: temporaryPath, replacementsAtStart: replacementsAtStart)
         } catch {
             try? Syscalls.unlink(temporaryPath)
             throw error
@@ -98,10 +99,16 @@ extension Database {
     static let defragmentBatchMax = 10_000
 
     /// Takes the writer role, brings `target` up to the newest commit, and makes it the file.
-    private func switchTo(_ target: Database, from snapshot: ReadTransaction, temporaryPath: String) throws(StorageError) {
+    private func switchTo(_ target: Database, from snapshot: ReadTransaction, temporaryPath: String,
+                          replacementsAtStart: UInt64) throws(StorageError) {
         let writer = try beginWrite()
         var switched = false
         defer { if !switched { writer.rollback() } }
+        // The copy's version is in a file `replace(withFileAt:)` has switched away from since:
+        // its changes cannot be replayed from the current file.
+        guard replacements == replacementsAtStart else {
+            throw .failed("the database was replaced (a raft snapshot installed) while it was defragmented; try again")
+        }
         guard retiredStores.count < Self.storeSlotsMax - 1 else {
             throw .failed("earlier defragmentations still have readers on their old files")
         }
