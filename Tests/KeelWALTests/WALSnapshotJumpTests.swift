@@ -23,6 +23,24 @@ import Testing
         #expect(replay.hardState?.commit == LogIndex(301))
     }
 
+    /// A member restarts without knowing its snapshot index (`after` 0): once segments before
+    /// its newest marker are released, replay starts from that marker.
+    @Test func aReleasedLogReplaysFromItsNewestMarker() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let options = testOptions(segmentBytes: 8192)
+        let (wal, _) = try WAL.open(directory: directory.path, options: options)
+        for index in 1...300 { try wal.appendAndWait([.entry(entry(UInt64(index), size: 100))]) }
+        try wal.appendAndWait([.snapshot(SnapshotMarker(index: LogIndex(250), term: Term(1)))])
+        #expect(!(try wal.release(before: LogIndex(251))).isEmpty)
+        wal.close()
+        let (again, replay) = try WAL.open(directory: directory.path, options: options)
+        again.close()
+        #expect(replay.snapshot == SnapshotMarker(index: LogIndex(250), term: Term(1)))
+        #expect(replay.entries.last?.index == LogIndex(300))
+        #expect(replay.entries.first.map { $0.index <= LogIndex(251) } == true)
+    }
+
     @Test func aGapWithoutAMarkerIsStillRefused() throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
