@@ -21,8 +21,7 @@ extension KVStore {
         let meta = KVStoreSchema.metaBucket
         let finished = KVStoreSchema.decodeRevision(storage.get(meta, KVStoreSchema.finishedCompactKey)) ?? 0
         let scheduled = KVStoreSchema.decodeRevision(storage.get(meta, KVStoreSchema.scheduledCompactKey)) ?? 0
-        let applied = ConsistentIndex(index: KVStoreSchema.decodeUInt64(storage.get(meta, KVStoreSchema.consistentIndexKey)) ?? 0,
-                                      term: KVStoreSchema.decodeUInt64(storage.get(meta, KVStoreSchema.termKey)) ?? 0)
+        let applied = storedConsistentIndex(storage)
 
         let builder = IndexBuilder(IndexVersion())
         var leases: [[UInt8]: LeaseID] = [:]
@@ -48,6 +47,14 @@ extension KVStore {
                         consistentIndex: applied,
                         leases: leases.map { ($0.key, $0.value) }.sorted { RangeOptions.compareBytes($0.key, $1.key) < 0 },
                         unfinishedCompaction: scheduled > finished ? scheduled : nil)
+    }
+
+    /// The consistent index recorded in the `meta` bucket of the version `storage` reads
+    /// (zero when there is none): for checking a database file without opening a store on it.
+    public static func storedConsistentIndex(_ storage: ReadTransaction) -> ConsistentIndex {
+        let meta = KVStoreSchema.metaBucket
+        return ConsistentIndex(index: KVStoreSchema.decodeUInt64(storage.get(meta, KVStoreSchema.consistentIndexKey)) ?? 0,
+                               term: KVStoreSchema.decodeUInt64(storage.get(meta, KVStoreSchema.termKey)) ?? 0)
     }
 
     private static func createBuckets(_ database: Database) throws(StorageError) {

@@ -49,7 +49,9 @@ extension KVStore {
     private func snapshot<Result>(_ view: KVStoreReadView, _ body: (KVStoreReadView, ReadTransaction) -> Result) -> Result? {
         let storage = database.beginRead()
         defer { storage.end() }
-        guard published.read({ $0 === view }) else { return nil }
+        // The second test: a replaced database (a raft snapshot installed) is published before the
+        // view rebuilt from it, and this read must not pair the old index with the new file.
+        guard published.read({ $0 === view }), view.databaseReplacements == database.replacements else { return nil }
         return body(view, storage)
     }
 

@@ -100,8 +100,8 @@ public final class KVStore: @unchecked Sendable {
         if let scheduled = restored.unfinishedCompaction {
             compaction = KVStoreCompaction(revision: scheduled)
         }
-        published = Published(KVStoreReadView(index: builder.freeze(), overlay: KVStoreOverlay(),
-                                              currentRevision: revision, compactRevision: compactedRevision))
+        published = Published(KVStoreReadView(index: builder.freeze(), overlay: KVStoreOverlay(), currentRevision: revision,
+                                              compactRevision: compactedRevision, databaseReplacements: database.replacements))
     }
 
     // MARK: Reading the state (any thread)
@@ -200,8 +200,32 @@ public final class KVStore: @unchecked Sendable {
     /// Publishes the writer's state as the new read view, now (inside a batch too).
     func publish() {
         publishPending = false
-        published.publish(KVStoreReadView(index: builder.freeze(), overlay: overlay,
-                                          currentRevision: revision, compactRevision: compactedRevision))
+        published.publish(KVStoreReadView(index: builder.freeze(), overlay: overlay, currentRevision: revision,
+                                          compactRevision: compactedRevision, databaseReplacements: database.replacements))
+    }
+
+    /// After `database.replace(withFileAt:)` gave the database other contents (a raft snapshot
+    /// installed): drops everything the writer held about the old contents and rebuilds it
+    /// from the new ones, as opening does — revision index, current and compact revisions,
+    /// consistent index, the keys with leases (`leasesAtOpen`), an unfinished compaction — then
+    /// publishes. Until that publish, readers that begin a read transaction on the new file
+    /// while holding the old view retry (see `KVStoreReadView.databaseReplacements`).
+    ///
+    /// Writer thread, outside a batch, with nothing uncommitted (flush before the replace).
+    public func reload() throws(StorageError) {
+        precondition(!inBatch && transaction == nil, "reload with writes in flight")
+        let restored = try Self.restore(database)
+        builder = restored.builder
+        revision = restored.currentRevision
+        compactedRevision = restored.compactRevision
+        consistentIndex = restored.consistentIndex
+        leasesAtOpen = restored.leases
+        compaction = restored.unfinishedCompaction.map { KVStoreCompaction(revision: $0) }
+        overlay = KVStoreOverlay()
+        pendingRows = 0
+        pendingBytes = 0
+        consistentIndexUnwritten = false
+        publish()
     }
 
     /// Records that the raft entry `applied` was applied. The `meta` bucket gets it when the

@@ -8,11 +8,14 @@ final class KVStoreReadView: Sendable {
     let overlay: KVStoreOverlay
     let currentRevision: Int64
     let compactRevision: Int64
+    /// `Database.replacements` when the view was published: the contents its index describes.
+    let databaseReplacements: UInt64
 
-    init(index: IndexVersion, overlay: KVStoreOverlay, currentRevision: Int64, compactRevision: Int64) {
+    init(index: IndexVersion, overlay: KVStoreOverlay, currentRevision: Int64, compactRevision: Int64, databaseReplacements: UInt64) {
         self.index = index
         self.overlay = overlay
         self.currentRevision = currentRevision
         self.compactRevision = compactRevision
+        self.databaseReplacements = databaseReplacements
     }
 }

@@ -57,6 +57,29 @@ public final class KeySpace: @unchecked Sendable {
         watches = WatchHub(history: store, limits: options.watch)
     }
 
+    /// After `store.database.replace(withFileAt:)` gave the database other contents (a raft
+    /// snapshot from the leader): rebuilds the store's in-memory state, restores the leases
+    /// from the new `lease` bucket (as a follower: no countdowns), attaches every live key
+    /// with a lease again, and has every synced watcher catch up from the new history (those
+    /// whose next revision is compacted away in it get a compacted response). Returns the keys
+    /// whose lease the new contents do not hold (see `keysWithUnknownLeaseAtOpen`).
+    ///
+    /// Apply thread, outside a batch, after a flush. The new contents are at or past the old
+    /// current revision (a snapshot carries everything this member applied, and more).
+    public func databaseReplaced() throws(StorageError) -> [[UInt8]] {
+        precondition(heldEvents == nil, "a database replaced inside an apply batch")
+        try store.reload()
+        let read = store.database.beginRead()
+        lessor.restore(from: read)
+        read.end()
+        var unknown: [[UInt8]] = []
+        for (key, lease) in store.leasesAtOpen where lessor.attach(lease, keys: [key]) != nil {
+            unknown.append(key)
+        }
+        watches.historyReplaced()
+        return unknown
+    }
+
     // MARK: Batches
 
     /// Starts an apply batch (see the type's documentation). Batches do not nest.

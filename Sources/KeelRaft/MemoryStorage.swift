@@ -75,6 +75,18 @@ public final class MemoryStorage: RaftStorage {
         return currentSnapshot
     }
 
+    /// Records that the state machine holds everything through `index` (of `term`), so raft
+    /// sends this snapshot to a follower whose next entry is compacted. Unlike
+    /// ``createSnapshot(at:confState:data:)`` it drops no entry: the application compacts
+    /// separately, keeping some entries before `index` for slow followers to catch up by
+    /// append. An index at or below the current snapshot's changes nothing.
+    /// Precondition: the log holds `index` (`index <= lastIndex`).
+    public func setSnapshot(at index: LogIndex, term: Term, confState: ConfState) {
+        guard index > currentSnapshot.metadata.index else { return }
+        precondition(index <= lastIndex && index >= entries[0].index, "snapshot index \(index) not held")
+        currentSnapshot = Snapshot(metadata: SnapshotMetadata(index: index, term: term, confState: confState))
+    }
+
     /// Drops the entries through `index`, keeping its term as the new dummy. Compacting at or
     /// before the current start does nothing. Precondition: `index <= lastIndex`.
     public func compact(through index: LogIndex) {

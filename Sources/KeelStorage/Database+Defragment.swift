@@ -17,12 +17,13 @@ extension Database {
     public func defragment() throws(StorageError) {
         let temporaryPath = path + Self.defragmentSuffix
         try? Syscalls.unlink(temporaryPath)
+        let replacementsAtStart = replacements
         let snapshot = beginRead()
         defer { snapshot.end() }
         let target = try Database.open(path: temporaryPath, options: options)
         do {
             try copyEverything(from: snapshot, into: target)
-            try switchTo(target, from: snapshot, temporaryPath: temporaryPath)
+            try switchTo(target, from: snapshot, temporaryPath: temporaryPath, replacementsAtStart: replacementsAtStart)
         } catch {
             try? Syscalls.unlink(temporaryPath)
             throw error
@@ -32,7 +33,8 @@ extension Database {
     /// Writes the newest committed state, compacted, into a new database file at `path` (replaced
     /// if it exists), from one read snapshot: neither readers nor the writer wait. The copy is
     /// a complete database that `open` accepts (Maintenance/Snapshot streams it), cut to the
-    /// pages it uses: no growth chunk of zeros rides along.
+    /// pages it uses: no growth chunk of zeros rides along. Both of its meta pages name the
+    /// whole copy, so a copy cut short opens on neither.
     public func writeCopy(to path: String) throws(StorageError) {
         try? Syscalls.unlink(path)
         let snapshot = beginRead()
@@ -45,6 +47,15 @@ extension Database {
             throw error
         }
         let usedBytes = Int64(target.freelist.pageCount) * Int64(Self.pageSize)
+        // Both meta pages name the whole copy: the older one would otherwise name the copy's
+        // previous batch, a partial state that opens fine from a file cut short.
+        let final = target.meta
+        do {
+            try target.writeMeta(Meta(pageSize: final.pageSize, txid: TxID(final.txid.rawValue + 1), root: final.root, pageCount: final.pageCount))
+        } catch {
+            target.close()
+            throw .io(error)
+        }
         target.close()
         do throws(IOError) {
             let fd = try Syscalls.open(path, flags: O_RDWR)
@@ -88,10 +99,16 @@ extension Database {
     static let defragmentBatchMax = 10_000
 
     /// Takes the writer role, brings `target` up to the newest commit, and makes it the file.
-    private func switchTo(_ target: Database, from snapshot: ReadTransaction, temporaryPath: String) throws(StorageError) {
+    private func switchTo(_ target: Database, from snapshot: ReadTransaction, temporaryPath: String,
+                          replacementsAtStart: UInt64) throws(StorageError) {
         let writer = try beginWrite()
         var switched = false
         defer { if !switched { writer.rollback() } }
+        // The copy's version is in a file `replace(withFileAt:)` has switched away from since:
+        // its changes cannot be replayed from the current file.
+        guard replacements == replacementsAtStart else {
+            throw .failed("the database was replaced (a raft snapshot installed) while it was defragmented; try again")
+        }
         guard retiredStores.count < Self.storeSlotsMax - 1 else {
             throw .failed("earlier defragmentations still have readers on their old files")
         }
@@ -105,6 +122,16 @@ extension Database {
         } catch {
             throw .io(error)
         }
+        adopt(target, meta: next)
+        switched = true
+        writer.closed = true
+        endWrite(writer, committed: true)
+    }
+
+    /// Makes `target`'s store the one readers and the writer use from now on, at `next`
+    /// (already durable in `target`'s file, which is already at `path`). The caller holds the
+    /// writer role. Readers that began before keep the old store until they end.
+    func adopt(_ target: Database, meta next: Meta) {
         let generation = storeGeneration + 1
         storeSlots[Int(generation % UInt64(Self.storeSlotsMax))].bits.store(
             UInt(bitPattern: Unmanaged.passUnretained(target.store).toOpaque()), ordering: .releasing)
@@ -116,9 +143,6 @@ extension Database {
         self.freelist = freelist
         meta = next
         readers.publish(root: next.root, generation: generation, txid: next.txid)
-        switched = true
-        writer.closed = true
-        endWrite(writer, committed: true)
     }
 
     /// Replays onto `target` what changed between the versions rooted at `old` and `new`

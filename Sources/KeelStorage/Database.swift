@@ -49,6 +49,11 @@ public final class Database: @unchecked Sendable {
     /// reader turns into a reference: the database's own references keep them alive.
     let storeSlots: [StoreSlot]
     static let storeSlotsMax = 4
+    /// How many times `replace(withFileAt:)` gave the database other contents. Stored before
+    /// readers can see the new version, so a reader that pairs state kept elsewhere (a key
+    /// space's revision index) with a read transaction can tell the two apart (see
+    /// `replacements`).
+    let replacementCount = Atomic<UInt64>(0)
     /// The name (after the database's own) of the file a defragmentation builds.
     static let defragmentSuffix = ".defrag"
 

@@ -41,6 +41,7 @@ extension WAL {
             let path = directory + "/" + name.fileName
             tail = try replaySegment(name, path: path, isLast: name == lastName, into: &replay, options: options)
         }
+        try replay.checkStart()
         do {
             let file = try DurableFile(path: directory + "/" + lastName.fileName, create: false, backend: options.backend)
             let wal = WAL(directory: directory, options: options, file: file, segments: names, position: tail.end,
@@ -212,6 +213,19 @@ struct ReplayState {
 
     init(after: LogIndex) { self.after = after }
 
+    /// The first entry, when it starts after `after.next` (see `checkStart`).
+    var firstEntryIndex: LogIndex?
+
+    /// A log that starts after `after.next` is whole only from the newest snapshot marker on,
+    /// and only if that marker reaches the entry before its first one.
+    func checkStart() throws(WALError) {
+        guard let first = firstEntryIndex else { return }
+        let start = max(after, snapshot?.index ?? after)
+        guard first <= start.next else {
+            throw .inconsistent("the log starts at entry \(first), after snapshot index \(start): entries are missing")
+        }
+    }
+
     var result: WALReplay {
         WALReplay(hardState: hardState, snapshot: snapshot, entries: entries, repairedTail: repairedTail)
     }
@@ -219,14 +233,25 @@ struct ReplayState {
     mutating func apply(_ record: WALRecord, segment: String, offset: Int) throws(WALError) {
         switch record {
         case .hardState(let state): hardState = state
-        case .snapshot(let marker): snapshot = marker
+        case .snapshot(let marker):
+            snapshot = marker
+            // A follower that installed a leader's snapshot continues after it: the entries it
+            // had all lie at or below the marker and are superseded, and the next entry is the
+            // one after the marker.
+            if let last = lastIndex, marker.index > last {
+                entries.removeAll()
+                lastIndex = marker.index
+            }
         case .entry(let entry):
             if let lastIndex {
                 guard entry.index <= lastIndex.next else {
                     throw .inconsistent("entry \(entry.index) follows entry \(lastIndex) in \(segment) at offset \(offset)")
                 }
             } else if entry.index > after.next {
-                throw .inconsistent("the log starts at entry \(entry.index), after snapshot index \(after): entries are missing")
+                // Segments before this one were released, or a follower's log begins with a
+                // leader's snapshot: valid if a marker at or past the entry before it comes
+                // (`checkStart`, once every record is read).
+                firstEntryIndex = entry.index
             }
             // An index at or below the last one rewrites the log from there (raft replaced a
             // follower's conflicting suffix).

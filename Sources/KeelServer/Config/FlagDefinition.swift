@@ -46,6 +46,7 @@ enum FlagTable {
         .init(name: "initial-cluster-state", kind: .choice(["new", "existing"]), defaultValue: "new", usage: "'new' to bootstrap a cluster, 'existing' to join one."),
         .init(name: "initial-cluster-token", kind: .string, defaultValue: "etcd-cluster", usage: "Token that makes the ids of a new cluster unique."),
         .init(name: "snapshot-count", kind: .unsigned, defaultValue: "100000", usage: "Applied entries between two snapshots to disk."),
+        .init(name: "experimental-snapshot-catchup-entries", kind: .unsigned, defaultValue: "5000", usage: "Number of entries for a slow follower to catch up after compacting the raft storage entries."),
         .init(name: "heartbeat-interval", kind: .unsigned, defaultValue: "100", usage: "Milliseconds between two leader heartbeats."),
         .init(name: "election-timeout", kind: .unsigned, defaultValue: "1000", usage: "Milliseconds without a heartbeat before a follower campaigns."),
         .init(name: "quota-backend-bytes", kind: .signed, defaultValue: "0", usage: "Backend size that raises the NOSPACE alarm (0: 2 GiB; negative: no quota)."),

@@ -34,6 +34,9 @@ public struct ServerConfiguration: Sendable {
     public var initialClusterToken: String
     /// Applied entries between snapshots; a given 0 is replaced by etcd's 100000.
     public var snapshotCount: UInt64
+    /// --experimental-snapshot-catchup-entries: entries kept in the raft log before a snapshot,
+    /// so that a follower a little behind catches up by append rather than by snapshot.
+    public var snapshotCatchUpEntries: UInt64 = 5000
     public var heartbeatIntervalMilliseconds: UInt64
     public var electionTimeoutMilliseconds: UInt64
     /// `--quota-backend-bytes` as given: 0 means the 2 GiB default, negative means no quota.

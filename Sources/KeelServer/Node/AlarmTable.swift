@@ -13,6 +13,19 @@ final class AlarmTable: Sendable {
     private let noSpace = Atomic<Bool>(false)
 
     init(database: Database) {
+        let alarms = Self.load(from: database)
+        raised = Mutex(alarms)
+        noSpace.store(alarms.contains { $0.alarm == .nospace }, ordering: .relaxed)
+    }
+
+    /// Replaces the alarms with those `database` holds (after a raft snapshot replaced it).
+    func reload(from database: Database) {
+        let alarms = Self.load(from: database)
+        raised.withLock { $0 = alarms }
+        noSpace.store(alarms.contains { $0.alarm == .nospace }, ordering: .relaxed)
+    }
+
+    private static func load(from database: Database) -> [Etcdserverpb_AlarmMember] {
         let read = database.beginRead()
         defer { read.end() }
         var alarms: [Etcdserverpb_AlarmMember] = []
@@ -20,8 +33,7 @@ final class AlarmTable: Sendable {
             if let alarm = try? Etcdserverpb_AlarmMember(serializedBytes: Array(key)) { alarms.append(alarm) }
             return true
         }
-        raised = Mutex(alarms)
-        noSpace.store(alarms.contains { $0.alarm == .nospace }, ordering: .relaxed)
+        return alarms
     }
 
     var spaceExceeded: Bool { noSpace.load(ordering: .relaxed) }

@@ -11,6 +11,9 @@ struct ApplyTask: Sendable {
     /// Apply nothing before this WAL ticket is durable: it covers the Ready that carried the
     /// entries (the leader counts its own log at append, before the disk has it).
     var ticket: WAL.Ticket?
+    /// A snapshot from the leader to install before `entries` (its database saved in the snap
+    /// directory, its marker in the WAL by the time `ticket` is durable).
+    var snapshot: KeelRaft.LogIndex? = nil
     var entries: [Entry]
     var reads: [(index: KeelRaft.LogIndex, ids: [UInt64])]
     /// When the raft loop handed the task over (`MonotonicClock`).
@@ -63,6 +66,8 @@ final class ApplyLoop: @unchecked Sendable {
     private let fatal: @Sendable (String) -> Void
     /// Set before `start`: tells the raft loop of a snapshot.
     var snapshotTaken: (@Sendable (KeelRaft.LogIndex, KeelRaft.Term) -> Void)?
+    /// Set before `start` in a cluster: installs the snapshots raft restores.
+    var installer: SnapshotInstaller?
     private var applied: ConsistentIndex
     private var snapshotIndex: UInt64
     private var pendingReads: [(index: KeelRaft.LogIndex, ids: [UInt64])] = []
@@ -128,6 +133,15 @@ final class ApplyLoop: @unchecked Sendable {
         var answers: [@Sendable () -> Void] = []
         keySpace.beginBatch()
         for task in tasks {
+            if let snapshot = task.snapshot {
+                // Installed outside a batch: the writes so far are published and answered first.
+                keySpace.endBatch()
+                appliedIndex.store(applied.index, ordering: .releasing)
+                for answer in answers { answer() }
+                answers.removeAll()
+                try install(snapshot)
+                keySpace.beginBatch()
+            }
             for entry in task.entries where entry.index.rawValue > applied.index {
                 if let answer = try applier.apply(entry) { answers.append(answer) }
                 applied = ConsistentIndex(index: entry.index.rawValue, term: entry.term.rawValue)
@@ -146,6 +160,16 @@ final class ApplyLoop: @unchecked Sendable {
         }
         if keySpace.store.compactionPending { _ = try keySpace.store.compactStep() }
         if writerWanted.load(ordering: .relaxed) { try keySpace.store.flush() }
+    }
+
+    /// Installs the snapshot raft restored at `index`: the backend becomes the leader's
+    /// database, whose consistent index (at or past `index`) is where applying continues.
+    private func install(_ index: KeelRaft.LogIndex) throws(StorageError) {
+        guard let installer else { preconditionFailure("raft restored snapshot \(index) but nothing installs snapshots") }
+        applied = try installer.install(index: index)
+        snapshotIndex = applied.index
+        appliedIndex.store(applied.index, ordering: .releasing)
+        noteCommits()
     }
 
     /// Notes when the B+tree last committed (by the store's own bounds or a flush) and what is

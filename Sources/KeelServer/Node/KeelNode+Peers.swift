@@ -33,6 +33,7 @@ extension KeelNode {
         var configuration = PeerTransportConfiguration(clusterID: membership.clusterID, localMember: NodeID(memberID),
                                                        listen: listen, peers: peers)
         configuration.seed = memberID ^ options.unixMilliseconds
+        configuration.snapshotDirectory = options.snapDirectory
         let mailbox = raft.mailbox
         let transport = PeerTransport(
             configuration: configuration, group: group,

@@ -141,6 +141,17 @@ public final class KeelNode: Sendable {
         } catch {
             throw .wal("\(error)")
         }
+        let files = SnapshotDatabaseFiles(directory: options.snapDirectory, storage: database.storageOptions)
+        let installer = SnapshotInstaller(files: files, keySpace: keySpace, logger: logger)
+        var membership = membership
+        let installedAtStart: Bool
+        do throws(StorageError) {
+            installedAtStart = try installPendingSnapshot(log: log, keySpace: keySpace, installer: installer)
+        } catch {
+            throw .storage(error)
+        }
+        if installedAtStart { membership = try ClusterMembership.load(from: database) ?? membership }
+        files.removeAll()
         let applied = keySpace.store.consistentIndex.index
         let hard = log.memory.hardState
         guard applied <= max(hard.commit.rawValue, log.snapshotIndex.rawValue) else {
@@ -178,6 +189,11 @@ public final class KeelNode: Sendable {
             fatal: fatal,
             onEvent: { level, message, fields in logger.log(level, message, fields.map { LogField.string($0.0, $0.1) }, caller: "raft") })
         apply.snapshotTaken = { [raft] index, term in raft.mailbox.post(.snapshotTaken(index: index, term: term)) }
+        apply.installer = installer
+        if membership.members.count > 1 {
+            raft.snapshots = RaftSnapshots(files: files, database: database, logger: logger,
+                                           report: { [raft] report in raft.mailbox.post(.peerReport(report)) })
+        }
         let leaseLeadership = LeaseExpiryLeadership(
             lessor: keySpace.lessor, extendNanoseconds: Int64(options.electionMilliseconds) * 1_000_000)
         raft.onLeadership = { isLeader, lastIndex in leaseLeadership.leadershipChanged(isLeader: isLeader, lastIndex: lastIndex) }
@@ -201,8 +217,37 @@ public final class KeelNode: Sendable {
         node.servePeerRequests()
         apply.start()
         node.watchSync.start()
+        // Before raft runs: no snapshot can arrive earlier.
+        installer.afterInstall = { [node] in node.reloadAfterSnapshot() }
         raft.start(campaign: voters == [NodeID(memberID)])
         return node
+    }
+
+    /// Installs the database of a snapshot whose WAL marker is past what the backend holds
+    /// (a crash between the marker and the install: see ``SnapshotDatabaseFiles``); returns
+    /// whether it did. Refuses to start when that database is missing: the WAL no longer
+    /// holds the entries between the backend and the marker.
+    private static func installPendingSnapshot(log: RaftLogStore, keySpace: KeySpace,
+                                               installer: SnapshotInstaller) throws(StorageError) -> Bool {
+        let marker = log.snapshotIndex
+        guard marker.rawValue > keySpace.store.consistentIndex.index else { return false }
+        guard installer.files.exists(marker) else {
+            throw .failed("the WAL starts at snapshot \(marker) but the backend holds entries only through \(keySpace.store.consistentIndex.index), and \(installer.files.path(marker)) is missing")
+        }
+        _ = try installer.install(index: marker)
+        return true
+    }
+
+    /// After a snapshot replaced the backend: the alarms and the membership it holds.
+    private func reloadAfterSnapshot() {
+        alarms.reload(from: database)
+        do {
+            if let stored = try ClusterMembership.load(from: database) {
+                membership.withLock { $0.members = stored.members }
+            }
+        } catch {
+            logger.warn("the snapshot's membership does not decode; keeping the one in memory", .error(error))
+        }
     }
 
     // MARK: Requests
@@ -309,6 +354,8 @@ public final class KeelNode: Sendable {
         // member go at once rather than at a timeout.
         peers?.stop()
         raft.stop()
+        // Copies of the B+tree for followers read the database until they end.
+        raft.snapshots?.stop()
         apply.stop()
         // After the apply loop (no more revisions) and before the database closes (it reads
         // history).

@@ -42,15 +42,26 @@ final class RaftLogStore {
         }
     }
 
-    /// Makes `ready`'s entries and hard state part of the log: in memory now, durable when the
-    /// returned ticket is (nil: nothing to write). The caller applies `ready`'s committed
-    /// entries only once that ticket is durable.
+    /// Makes `ready`'s snapshot, entries and hard state part of the log: in memory now, durable
+    /// when the returned ticket is (nil: nothing to write). The caller applies `ready`'s
+    /// committed entries only once that ticket is durable.
+    ///
+    /// A snapshot (one a leader sent; its database is already durable in the snap directory,
+    /// see ``SnapshotDatabaseFiles``) replaces the log in memory and goes into the WAL as a
+    /// marker before the entries that follow it, so a restart begins the log there.
     func persist(_ ready: Ready) throws(WALError) -> WAL.Ticket? {
-        precondition(ready.snapshot == nil, "a snapshot arrived, but Keel leaders send none (their snapshots are refused)")
-        guard !ready.entries.isEmpty || ready.hardState != nil else { return nil }
-        memory.append(ready.entries)
+        guard ready.snapshot != nil || !ready.entries.isEmpty || ready.hardState != nil else { return nil }
         var records: [WALRecord] = []
-        records.reserveCapacity(ready.entries.count + 1)
+        records.reserveCapacity(ready.entries.count + 2)
+        if let snapshot = ready.snapshot {
+            let metadata = snapshot.metadata
+            precondition(metadata.index > snapshotIndex, "snapshot \(metadata.index) is not past the log's \(snapshotIndex)")
+            // The database travels as a file, not in the raft log's memory.
+            memory.apply(snapshot: Snapshot(metadata: metadata))
+            records.append(.snapshot(SnapshotMarker(index: KeelWAL.LogIndex(metadata.index.rawValue), term: KeelWAL.Term(metadata.term.rawValue))))
+            snapshotIndex = metadata.index
+        }
+        memory.append(ready.entries)
         for entry in ready.entries { records.append(.entry(Self.walEntry(entry))) }
         if let state = ready.hardState {
             memory.setHardState(state)
@@ -67,6 +78,9 @@ final class RaftLogStore {
         guard index > snapshotIndex else { return [] }
         try wal.appendAndWait([.snapshot(SnapshotMarker(index: KeelWAL.LogIndex(index.rawValue), term: KeelWAL.Term(term.rawValue)))])
         snapshotIndex = index
+        // Raft sends this snapshot (with a copy of the B+tree, which holds at least `index`) to a
+        // follower that needs an entry compacted below.
+        memory.setSnapshot(at: index, term: term, confState: memory.currentSnapshot.metadata.confState)
         let released = try wal.release(before: KeelWAL.LogIndex(index.rawValue))
         if index.rawValue > keepEntries { memory.compact(through: KeelRaft.LogIndex(index.rawValue - keepEntries)) }
         return released

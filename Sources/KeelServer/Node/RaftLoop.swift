@@ -76,6 +76,9 @@ final class RaftLoop: @unchecked Sendable {
     private var readContexts: [UInt64: [UInt64]] = [:]
     private var nextReadContext: UInt64 = 1
     private var thread: OSThread?
+    /// Sending snapshots (leader) and receiving them (follower); nil: snapshots are refused.
+    /// Set before `start`.
+    var snapshots: RaftSnapshots?
     private var isLeader = false
     /// Called on the loop's thread when this member becomes leader (true, with the index of the
     /// last entry in its log at that moment: every entry of an earlier term is at or below it)
@@ -154,6 +157,10 @@ final class RaftLoop: @unchecked Sendable {
             case .step(let messages):
                 for message in messages {
                     for roundTrip in replication.received(message, now: now) { stages.replication.record(nanoseconds: roundTrip) }
+                    if message.type == .snapshot {
+                        if let saved = received(message) { _ = node.step(saved) }
+                        continue
+                    }
                     _ = node.step(message)
                 }
             case .peerReport(.unreachable(let member)): node.reportUnreachable(member)
@@ -207,6 +214,11 @@ final class RaftLoop: @unchecked Sendable {
         } catch {
             fatal("failed to write the raft log: \(error)")
         }
+        if let snapshot = ready.snapshot {
+            // Installed before this Ready's committed entries (queued after it) are applied.
+            apply.submit(ApplyTask(ticket: lastTicket, snapshot: snapshot.metadata.index, entries: [], reads: [],
+                                   handedOver: MonotonicClock.nanoseconds()))
+        }
         for message in ready.messages + ready.messagesAfterPersist where message.to == node.id {
             _ = node.step(message)
         }
@@ -238,22 +250,43 @@ final class RaftLoop: @unchecked Sendable {
         node.advance(ready)
     }
 
-    /// Hands `messages` to the transport, except snapshots: the B+tree copy that would be a
-    /// snapshot's data is not sent yet, so a follower that needs one is logged and raft is told
-    /// the snapshot failed (it retries later and keeps the follower probing).
+    /// Hands `messages` to the transport; snapshots go to ``snapshots`` first, which sends each
+    /// once its copy of the B+tree is made (raft hears how it ended through a peer report).
+    /// Without it a follower that needs a snapshot is logged and raft is told the snapshot
+    /// failed (it retries later and keeps the follower probing).
     private func send(_ messages: [Message], through peers: PeerTransport) {
         let now = MonotonicClock.nanoseconds()
         for message in messages { replication.sent(message, now: now) }
         guard messages.contains(where: { $0.type == .snapshot }) else { return peers.send(messages) }
         peers.send(messages.filter { $0.type != .snapshot })
         for message in messages where message.type == .snapshot {
+            if let snapshots {
+                if !snapshots.send(message, through: peers) { node.reportSnapshot(message.to, status: .failed) }
+                continue
+            }
             let index = message.snapshot?.metadata.index ?? .zero
             if snapshotsRefused.updateValue(index, forKey: message.to) != index {
-                onEvent(.warn, "member needs a snapshot to catch up; sending snapshots is not supported yet",
+                onEvent(.warn, "member needs a snapshot to catch up, but this member has no snapshot sender",
                         [("to", String(message.to.rawValue, radix: 16)), ("snapshot-index", String(index.rawValue))])
             }
             node.reportSnapshot(message.to, status: .failed)
         }
+    }
+
+    /// A snapshot message from the leader, its database saved (``RaftSnapshots/receive(_:)``)
+    /// before raft sees it, and its data dropped (the database travels as a file); nil
+    /// (dropped, as a lost message would be: the leader sends it again) when snapshots are not
+    /// taken or the data is not a sound database.
+    private func received(_ message: Message) -> Message? {
+        guard let snapshots, var snapshot = message.snapshot else { return nil }
+        if snapshot.metadata.index.rawValue <= state.commitIndex.load(ordering: .relaxed) {
+            // Raft answers it without installing anything: it has everything through it.
+            var stripped = message
+            snapshot.data = []
+            stripped.snapshot = snapshot
+            return stripped
+        }
+        return snapshots.receive(message)
     }
 
     private func recordSnapshot(index: KeelRaft.LogIndex, term: KeelRaft.Term) {

@@ -1,3 +1,4 @@
+import KeelIO
 import KeelRaft
 import NIOCore
 
@@ -27,8 +28,8 @@ final class PeerServerHandler: ChannelInboundHandler {
         case closing
     }
 
-    /// The snapshot being assembled: its message (data empty), the data so far, the total.
-    private var incoming: (message: KeelRaft.Message, data: [UInt8], bytes: Int)?
+    /// The snapshot being received: its message (data empty), where its data goes, the total.
+    private var incoming: (message: KeelRaft.Message, sink: PeerSnapshotSink, bytes: Int)?
 
     init(transport: PeerTransport) {
         self.transport = transport
@@ -122,23 +123,31 @@ final class PeerServerHandler: ChannelInboundHandler {
         guard dataBytes <= UInt64(environment.configuration.snapshotBytesMax) else {
             throw .malformed("a snapshot of \(dataBytes) bytes exceeds the limit of \(environment.configuration.snapshotBytesMax)")
         }
-        var data: [UInt8] = []
-        // Room for what the first chunks bring; a large announced size alone earns no memory.
-        data.reserveCapacity(min(Int(dataBytes), 64 << 20))
-        incoming = (message, data, Int(dataBytes))
+        let sink: PeerSnapshotSink
+        do throws(KeelIO.IOError) {
+            sink = try PeerSnapshotSink(directory: environment.configuration.snapshotDirectory,
+                                        index: message.snapshot!.metadata.index, bytes: Int(dataBytes))
+        } catch {
+            return snapshotFileFailed(error, from: from, context: context)
+        }
+        incoming = (message, sink, Int(dataBytes))
         phase = .receivingSnapshot(from: from)
         if dataBytes == 0 { try chunk(ByteBuffer(), context: context) }
     }
 
     private func chunk(_ body: ByteBuffer, context: ChannelHandlerContext) throws(PeerFrameError) {
-        guard case .receivingSnapshot(let from) = phase, let bytes = incoming?.bytes else { return }
-        guard incoming!.data.count + body.readableBytes <= bytes else {
+        guard case .receivingSnapshot(let from) = phase, let (announced, sink, bytes) = incoming else { return }
+        guard sink.count + body.readableBytes <= bytes else {
             throw .malformed("snapshot chunks run past the announced \(bytes) bytes")
         }
-        body.withUnsafeReadableBytes { incoming!.data.append(contentsOf: $0) }
-        guard incoming!.data.count == bytes else { return }
-        var message = incoming!.message
-        message.snapshot!.data = incoming!.data
+        var message = announced
+        do throws(KeelIO.IOError) {
+            try sink.append(body)
+            guard sink.count == bytes else { return }
+            message.snapshot!.data = try sink.finish()
+        } catch {
+            return snapshotFileFailed(error, from: from, context: context)
+        }
         incoming = nil
         phase = .closing  // the sender closes after the acknowledgement
         guard !transport.isPartitioned(from) else {
@@ -153,6 +162,16 @@ final class PeerServerHandler: ChannelInboundHandler {
         var buffer = context.channel.allocator.buffer(capacity: PeerFrameCodec.headerBytes)
         try! PeerFrameCodec.write(.snapshotAck, into: &buffer, frameBytesMax: .max) { _ in }
         context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+    }
+
+    /// The snapshot's file could not be written: no acknowledgement (the sender reports the
+    /// snapshot failed and raft sends it again later); the connection closes.
+    private func snapshotFileFailed(_ error: KeelIO.IOError, from: NodeID, context: ChannelHandlerContext) {
+        environment.log(.warn, "failed to write an incoming database snapshot", environment.fields(peer: from, [.error(error)]))
+        incoming?.sink.discard()
+        incoming = nil
+        phase = .closing
+        context.close(promise: nil)
     }
 
     private func deliverBatch(_ context: ChannelHandlerContext) {

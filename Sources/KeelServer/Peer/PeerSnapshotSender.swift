@@ -1,3 +1,4 @@
+import KeelIO
 import KeelRaft
 import NIOCore
 import NIOPosix
@@ -21,6 +22,7 @@ final class PeerSnapshotSender: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
 
     private let message: KeelRaft.Message
+    private let source: PeerSnapshotSource
     private let peer: NodeID
     private let environment: PeerLinkEnvironment
     private let eventLoop: any EventLoop
@@ -33,9 +35,13 @@ final class PeerSnapshotSender: ChannelInboundHandler {
 
     private enum Phase { case connecting, handshaking, streaming, awaitingAck, finished }
 
-    init(message: KeelRaft.Message, peer: NodeID, environment: PeerLinkEnvironment, eventLoop: any EventLoop,
-         done: @escaping (RawNode.SnapshotStatus) -> Void) {
+    /// `source` nil: the data is the message's.
+    init(message: KeelRaft.Message, source: PeerSnapshotSource? = nil, peer: NodeID, environment: PeerLinkEnvironment,
+         eventLoop: any EventLoop, done: @escaping (RawNode.SnapshotStatus) -> Void) {
         precondition(message.snapshot != nil)
+        self.source = source ?? PeerSnapshotSource(bytes: message.snapshot!.data)
+        var message = message
+        message.snapshot!.data = []  // the source holds it
         self.message = message
         self.peer = peer
         self.environment = environment
@@ -88,7 +94,8 @@ final class PeerSnapshotSender: ChannelInboundHandler {
             phase = .streaming
             var buffer = context.channel.allocator.buffer(capacity: 256)
             do throws(PeerFrameError) {
-                try RaftMessageCodec.encodeSnapshotBegin(message, into: &buffer, frameBytesMax: environment.configuration.frameBytesMax)
+                try RaftMessageCodec.encodeSnapshotBegin(message, dataBytes: source.count, into: &buffer,
+                                                         frameBytesMax: environment.configuration.frameBytesMax)
             } catch {
                 finish(.failed, reason: "\(error)")
                 return
@@ -128,23 +135,27 @@ final class PeerSnapshotSender: ChannelInboundHandler {
         guard !writing else { return }
         writing = true
         defer { writing = false }
-        let data = message.snapshot!.data
+        let total = source.count
         let chunkBytes = environment.configuration.snapshotChunkBytes
         let frameBytesMax = environment.configuration.frameBytesMax
         var wrote = false
         repeat {
-            while offset < data.count && context.channel.isWritable {
+            while offset < total && context.channel.isWritable {
                 let start = offset
-                offset = min(data.count, start + chunkBytes)
+                offset = min(total, start + chunkBytes)
                 var buffer = context.channel.allocator.buffer(capacity: offset - start + PeerFrameCodec.headerBytes)
-                try! PeerFrameCodec.write(.snapshotChunk, into: &buffer, frameBytesMax: frameBytesMax) { $0.writeBytes(data[start..<offset]) }
+                var failure: KeelIO.IOError?
+                try! PeerFrameCodec.write(.snapshotChunk, into: &buffer, frameBytesMax: frameBytesMax) { body in
+                    do throws(KeelIO.IOError) { try source.write(start..<offset, into: &body) } catch { failure = error }
+                }
+                if let failure { return finish(.failed, reason: "reading the snapshot data: \(failure)") }
                 environment.counters.bytesSent.bump(buffer.readableBytes)
                 context.write(wrapOutboundOut(buffer), promise: nil)
                 wrote = true
             }
-            if offset == data.count && phase == .streaming { phase = .awaitingAck }
+            if offset == total && phase == .streaming { phase = .awaitingAck }
             context.flush()
-        } while phase == .streaming && offset < data.count && context.channel.isWritable
+        } while phase == .streaming && offset < total && context.channel.isWritable
         if wrote { restartStallTimer() }
     }
 
@@ -161,11 +172,12 @@ final class PeerSnapshotSender: ChannelInboundHandler {
         phase = .finished
         stallTimer?.cancel()
         channel?.close(promise: nil)
+        source.close()
         if status == .failed {
             environment.counters.snapshotsFailed.bump(1)
             environment.log(.warn, "failed to send database snapshot to remote peer", environment.fields(peer: peer, [
                 .int("snapshot-index", message.snapshot!.metadata.index.rawValue),
-                .int("snapshot-bytes", message.snapshot!.data.count), .string("error", reason)]))
+                .int("snapshot-bytes", source.count), .string("error", reason)]))
         }
         done(status)
     }

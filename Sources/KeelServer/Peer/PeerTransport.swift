@@ -1,3 +1,4 @@
+import KeelIO
 import KeelRaft
 import NIOCore
 import NIOPosix
@@ -110,6 +111,23 @@ public final class PeerTransport: Sendable {
             }
         }
         for peer in order { links[peer]!.enqueue(byPeer[peer]!) }
+    }
+
+    /// Sends a snapshot message whose data is the file at `dataFile` rather than the message's:
+    /// the file is read one chunk at a time as the connection takes them, and removed once the
+    /// send ends or the message is dropped (the transport takes it over). Reported like any
+    /// snapshot.
+    func sendSnapshot(_ message: KeelRaft.Message, dataFile: String) {
+        precondition(message.snapshot != nil && message.to != environment.local, "not a snapshot for a peer")
+        let cut = partitioned.withLock { $0.contains(message.to) }
+        guard let link = links.withLock({ $0[message.to] }), !cut else {
+            try? Syscalls.unlink(dataFile)
+            environment.counters.messagesDropped.bump(1)
+            environment.counters.snapshotsFailed.bump(1)
+            environment.report(.snapshot(message.to, .failed))
+            return
+        }
+        link.sendSnapshot(message, dataFile: dataFile)
     }
 
     /// Adds a peer, moves it to a new address, or (nil) removes it: a removed member's

@@ -40,6 +40,10 @@ public struct PeerTransportConfiguration: Sendable {
     public var requestsInflightMax = 1024
     /// The largest snapshot data accepted from a peer.
     public var snapshotBytesMax = 8 << 30
+    /// Where incoming snapshot data is written as it arrives (the member's snap directory; see
+    /// ``PeerSnapshotSink``), so it is handed over with empty data; nil: assembled in memory
+    /// and handed over whole.
+    public var snapshotDirectory: String?
     /// Snapshot data per chunk frame; must leave room for the header within `frameBytesMax`.
     public var snapshotChunkBytes = 256 << 10
     /// Reconnect delays: the first, and the ceiling the doubling stops at.

@@ -44,9 +44,14 @@ public enum RaftMessageCodec {
 
     /// Appends the `snapshotBegin` frame of a snapshot message: the message with its snapshot
     /// metadata and the data's length, not the data.
-    static func encodeSnapshotBegin(_ message: KeelRaft.Message, into buffer: inout ByteBuffer, frameBytesMax: Int) throws(PeerFrameError) {
+    /// `dataBytes`: the length to announce when the data does not travel in the message (it is
+    /// read from a file); nil: the message's data length.
+    static func encodeSnapshotBegin(_ message: KeelRaft.Message, dataBytes: Int? = nil, into buffer: inout ByteBuffer,
+                                    frameBytesMax: Int) throws(PeerFrameError) {
         precondition(message.snapshot != nil, "a snapshotBegin frame needs a snapshot")
-        try PeerFrameCodec.write(.snapshotBegin, into: &buffer, frameBytesMax: frameBytesMax) { writeBody(message, snapshotData: false, into: &$0) }
+        try PeerFrameCodec.write(.snapshotBegin, into: &buffer, frameBytesMax: frameBytesMax) {
+            writeBody(message, snapshotData: false, dataBytes: dataBytes, into: &$0)
+        }
     }
 
     /// Decodes the one `message` frame at the start of `bytes`; returns it with the bytes the
@@ -64,7 +69,7 @@ public enum RaftMessageCodec {
         return (try readBody(&body, snapshotData: true).message, buffer.readerIndex)
     }
 
-    private static func writeBody(_ message: KeelRaft.Message, snapshotData: Bool, into buffer: inout ByteBuffer) {
+    private static func writeBody(_ message: KeelRaft.Message, snapshotData: Bool, dataBytes: Int? = nil, into buffer: inout ByteBuffer) {
         precondition(!message.type.isLocal, "the local message \(message.type) never crosses the network")
         precondition(message.entries.count <= Int(UInt32.max) && message.context.count <= Int(UInt32.max))
         buffer.writeInteger(wireCode(message.type))
@@ -93,7 +98,7 @@ public enum RaftMessageCodec {
         buffer.writeInteger(UInt32(conf.voters.count), endianness: .little)
         buffer.writeInteger(UInt32(conf.learners.count), endianness: .little)
         for id in conf.voters + conf.learners { buffer.writeInteger(id.rawValue, endianness: .little) }
-        buffer.writeInteger(UInt64(snapshot.data.count), endianness: .little)
+        buffer.writeInteger(UInt64(dataBytes ?? snapshot.data.count), endianness: .little)
         if snapshotData { buffer.writeBytes(snapshot.data) }
     }
 }

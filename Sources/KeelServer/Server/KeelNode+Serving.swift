@@ -18,6 +18,7 @@ extension NodeOptions {
         clusterToken = configuration.initialClusterToken
         joinExisting = configuration.initialClusterState == .existing
         snapshotCount = configuration.snapshotCount
+        snapshotCatchUpEntries = configuration.snapshotCatchUpEntries
         heartbeatMilliseconds = configuration.heartbeatIntervalMilliseconds
         electionMilliseconds = configuration.electionTimeoutMilliseconds
         quotaBackendBytes = configuration.backendQuotaBytes ?? ServerConfiguration.defaultQuotaBackendBytes
