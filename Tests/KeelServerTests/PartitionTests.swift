@@ -29,7 +29,7 @@ import Testing
         // quorum, steps down (check quorum) and knows no leader.
         let newLeader = try #require(cluster.waitForLeader(among: majority, excluding: ids[leader]), "the majority elected nobody")
         #expect(try #require(cluster.status(newLeader)).raftTerm > oldTerm)
-        #expect(waitUntil(seconds: 15) { cluster.status(leader)?.leader == 0 }, "the isolated leader did not step down")
+        #expect(cluster.eventually(seconds: 15) { cluster.status(leader)?.leader == 0 }, "the isolated leader did not step down")
 
         // The minority refuses linearizable reads and writes, as etcd does; a serializable read
         // is still served from its own state.
@@ -62,7 +62,7 @@ import Testing
         #expect(cluster.etcdctl(leader, ["get", "lost"]).output == "")
         let revision = try #require(currentRevision(cluster, newLeader))
         var hashes: [UInt64?] = []
-        #expect(waitUntil(seconds: 15) {
+        #expect(cluster.eventually(seconds: 15) {
             hashes = all.map { hashKV(cluster, $0, revision: revision) }
             return hashes.allSatisfy { $0 != nil } && Set(hashes).count == 1
         }, "HashKV at revision \(revision): \(hashes)")
@@ -108,14 +108,5 @@ import Testing
               let list = try? JSONSerialization.jsonObject(with: Data(outcome.output.utf8)) as? [[String: Any]],
               let answer = list.first?["HashKV"] as? [String: Any] else { return nil }
         return (answer["hash"] as? NSNumber)?.uint64Value
-    }
-
-    private func waitUntil(seconds: Double, _ condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if condition() { return true }
-            usleep(100_000)
-        }
-        return condition()
     }
 }

@@ -190,16 +190,17 @@ public final class KeelNode: Sendable {
             onEvent: { level, message, fields in logger.log(level, message, fields.map { LogField.string($0.0, $0.1) }, caller: "raft") })
         apply.snapshotTaken = { [raft] index, term in raft.mailbox.post(.snapshotTaken(index: index, term: term)) }
         apply.installer = installer
-        if membership.members.count > 1 {
-            raft.snapshots = RaftSnapshots(files: files, database: database, logger: logger,
-                                           report: { [raft] report in raft.mailbox.post(.peerReport(report)) })
-        }
         let leaseLeadership = LeaseExpiryLeadership(
             lessor: keySpace.lessor, extendNanoseconds: Int64(options.electionMilliseconds) * 1_000_000)
         raft.onLeadership = { isLeader, lastIndex in leaseLeadership.leadershipChanged(isLeader: isLeader, lastIndex: lastIndex) }
         let peers = try makePeerTransport(options, membership: membership, memberID: memberID, raft: raft, keeper: keeper,
                                           group: group, logger: logger)
         raft.peers = peers
+        // Any member with peers may send or receive a snapshot: one started alone can grow.
+        if peers != nil {
+            raft.snapshots = RaftSnapshots(files: files, database: database, logger: logger,
+                                           report: { [raft] report in raft.mailbox.post(.peerReport(report)) })
+        }
         raft.membership = RaftMembership(membership, localID: NodeID(memberID))
         if let peers {
             do {
@@ -243,7 +244,8 @@ public final class KeelNode: Sendable {
         alarms.reload(from: database)
         do {
             if let stored = try ClusterMembership.load(from: database) {
-                membership.withLock { $0.members = stored.members }
+                membership.reload(stored)
+                raft.mailbox.post(.membershipInstalled(stored))
             }
         } catch {
             logger.warn("the snapshot's membership does not decode; keeping the one in memory", .error(error))

@@ -60,6 +60,7 @@ final class RaftLogStore {
             memory.apply(snapshot: Snapshot(metadata: metadata))
             records.append(.snapshot(SnapshotMarker(index: KeelWAL.LogIndex(metadata.index.rawValue), term: KeelWAL.Term(metadata.term.rawValue))))
             snapshotIndex = metadata.index
+            noteConfState(metadata.confState, at: metadata.index)
         }
         memory.append(ready.entries)
         for entry in ready.entries { records.append(.entry(Self.walEntry(entry))) }
@@ -80,7 +81,7 @@ final class RaftLogStore {
         snapshotIndex = index
         // Raft sends this snapshot (with a copy of the B+tree, which holds at least `index`) to a
         // follower that needs an entry compacted below.
-        memory.setSnapshot(at: index, term: term, confState: memory.currentSnapshot.metadata.confState)
+        memory.setSnapshot(at: index, term: term, confState: confState(at: index))
         let released = try wal.release(before: KeelWAL.LogIndex(index.rawValue))
         if index.rawValue > keepEntries { memory.compact(through: KeelRaft.LogIndex(index.rawValue - keepEntries)) }
         return released

@@ -26,6 +26,9 @@ enum RaftInput: Sendable {
     /// Calls back with raft's status (the leader's progress of each member), on the loop's
     /// thread: it must return quickly.
     case status(@Sendable (Status) -> Void)
+    /// A snapshot replaced the backend, and with it the stored membership: the raft loop's
+    /// copy of the membership and the transport's peers follow it.
+    case membershipInstalled(ClusterMembership)
 }
 
 /// What the raft loop publishes for every other thread: response headers, Status, metrics.
@@ -170,6 +173,7 @@ final class RaftLoop: @unchecked Sendable {
             case .proposeConfChange(let change, let id):
                 if case .failure = node.proposeConfChange(change) { refused([id], false) }
             case .status(let reply): reply(node.status)
+            case .membershipInstalled(let installed): membership?.reset(to: installed, peers: peers)
             }
         }
         if !proposals.isEmpty, case .failure = node.propose(batch: proposals) {

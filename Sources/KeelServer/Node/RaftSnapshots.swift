@@ -76,9 +76,10 @@ final class RaftSnapshots: Sendable {
         let index = message.snapshot!.metadata.index
         let path = files.directory + "/" + Self.sendPrefix + String(message.to.rawValue, radix: 16) + "-" + String(index.rawValue) + ".db"
         let held: ConsistentIndex
+        let members: ClusterMembership?
         do {
             try database.writeCopy(to: path)
-            held = try Self.consistentIndex(path, storage: database.storageOptions)
+            (held, members) = try Self.position(path, storage: database.storageOptions)
         } catch {
             try? Syscalls.unlink(path)
             logger.warn("failed to make a database snapshot for a member", .string("remote-peer-id", hex(message.to.rawValue)),
@@ -96,16 +97,24 @@ final class RaftSnapshots: Sendable {
         var announced = message
         announced.snapshot!.metadata.index = KeelRaft.LogIndex(held.index)
         announced.snapshot!.metadata.term = KeelRaft.Term(held.term)
+        // The membership in force at the copy's index is the one stored in the copy (each
+        // change is saved with the entry that made it), not the one at raft's older marker.
+        if let members {
+            announced.snapshot!.metadata.confState = ConfState(voters: members.members.filter { !$0.isLearner }.map { NodeID($0.id) },
+                                                               learners: members.members.filter(\.isLearner).map { NodeID($0.id) })
+        }
         announced.snapshot!.data = []
         return (announced, path)
     }
 
-    private static func consistentIndex(_ path: String, storage: StorageOptions) throws(StorageError) -> ConsistentIndex {
+    /// The copy's consistent index and the membership it stores.
+    private static func position(_ path: String, storage: StorageOptions) throws -> (ConsistentIndex, ClusterMembership?) {
         let copy = try Database.open(path: path, options: storage)
         defer { copy.close() }
+        let members = try ClusterMembership.load(from: copy)
         let read = copy.beginRead()
         defer { read.end() }
-        return KVStore.storedConsistentIndex(read)
+        return (KVStore.storedConsistentIndex(read), members)
     }
 
     private static func fileBytes(_ path: String) -> Int64 {

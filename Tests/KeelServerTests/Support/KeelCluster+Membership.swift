@@ -81,14 +81,4 @@ extension KeelCluster {
 
     /// Member `index`'s own id (from `endpoint status`).
     func memberID(_ index: Int) -> UInt64? { status(index)?.member }
-
-    /// Runs `attempt` every 200 ms until it returns true or `seconds` pass; returns its last answer.
-    func eventually(seconds: Double = 15, _ attempt: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if attempt() { return true }
-            usleep(200_000)
-        }
-        return attempt()
-    }
 }

@@ -41,14 +41,4 @@ extension KeelCluster {
     func leases(_ index: Int) -> [String] {
         etcdctl(index, ["lease", "list"]).output.split(separator: "\n").dropFirst().map { String($0) }.sorted()
     }
-
-    /// Polls `condition` every 100 ms for at most `seconds`; true once it holds.
-    func eventually(seconds: Double = 30, _ condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if condition() { return true }
-            usleep(100_000)
-        }
-        return condition()
-    }
 }

@@ -128,6 +128,17 @@ final class KeelCluster: @unchecked Sendable {
         return nil
     }
 
+    /// Polls `condition` every 100 ms (each poll may run etcdctl) for at most `seconds`; true
+    /// once it holds.
+    func eventually(seconds: Double = 30, _ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if condition() { return true }
+            usleep(100_000)
+        }
+        return condition()
+    }
+
     deinit {
         for member in members { member.process?.stop(signal: SIGKILL) }
         directory.remove()
