@@ -202,8 +202,13 @@ final class WatchCommand: @unchecked Sendable {
 
     /// `etcdctl <arguments>` against `keel`, optionally fed by a shell `prefix` ("… | ").
     convenience init(_ keel: KeelProcess, shell prefix: String = "", _ arguments: [String]) throws {
+        try self.init(endpoint: keel.endpoint, shell: prefix, arguments)
+    }
+
+    /// `etcdctl <arguments>` against the member at `endpoint` (host:port).
+    convenience init(endpoint: String, shell prefix: String = "", _ arguments: [String]) throws {
         let quoted = arguments.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
-        try self.init(command: prefix + "exec timeout -s KILL 60 \(KeelProcess.etcdctlPath) --endpoints=\(keel.endpoint) \(quoted)")
+        try self.init(command: prefix + "exec timeout -s KILL 60 \(KeelProcess.etcdctlPath) --endpoints=\(endpoint) \(quoted)")
     }
 
     /// curl posting `body` to /v3/watch, its response body streamed to the file.
