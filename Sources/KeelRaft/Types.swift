@@ -36,7 +36,8 @@ public struct NodeID: RawRepresentable, Hashable, Comparable, Sendable, CustomSt
     public init(_ value: UInt64) { self.rawValue = value }
     public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
     public static let none = NodeID(0)
-    public var description: String { String(rawValue) }
+    /// Hex, as etcd prints member ids (`8e9e05c52164694d`).
+    public var description: String { String(rawValue, radix: 16) }
 }
 
 /// What an entry carries, as raft sees it.
