@@ -49,6 +49,12 @@ import Testing
         // A learner serves serializable reads and Status only.
         let learnerPut = joiner.etcdctl(["put", "from-learner", "x"])
         #expect(learnerPut.exitStatus != 0 && learnerPut.output.contains("etcdserver: rpc not supported for learner"), "\(learnerPut.output)")
+        // Streams too, on the gateway as well: grpc-gateway's stream error, with the code's status.
+        let gatewayWatch = Subprocess.run(KeelProcess.curlPath, ["-s", "-w", " %{http_code}", "--max-time", "10", "-X", "POST",
+                                                                 "-d", "{\"create_request\":{\"key\":\"YQ==\"}}", "http://\(joiner.endpoint)/v3/watch"],
+                                          environment: ["PATH=/usr/bin:/bin"])
+        #expect(gatewayWatch.output == "{\"error\":{\"grpc_code\":14,\"http_code\":503,\"message\":\"etcdserver: rpc not supported for learner\",\"http_status\":\"Service Unavailable\"}} 503",
+                "\(gatewayWatch.output)")
         #expect(cluster.eventually { cluster.memberList(2)?.first { $0.id == learnerID }?.name == "m3" }, "the learner never published")
 
         // Caught up: the promotion goes through (from a member that may be a follower).

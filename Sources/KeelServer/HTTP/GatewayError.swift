@@ -43,6 +43,18 @@ enum GatewayError {
             body: ByteBuffer(string: GoJSON.object(members)))
     }
 
+    /// A streaming call that failed before its first response (`handleForwardResponseStreamError`
+    /// with no header written): the status mapped from the code, and one chunk
+    /// `{"error":{"grpc_code":c,"http_code":h,"message":m,"http_status":s}}` (a StreamError).
+    static func streamResponse(for status: GRPCStatus) -> HTTP1Response {
+        let http = httpStatus(status.code)
+        var members: [(String, String)] = [("grpc_code", String(status.code.rawValue)), ("http_code", String(http.code))]
+        if !status.message.isEmpty { members.append(("message", GoJSON.quoted(status.message))) }
+        members.append(("http_status", GoJSON.quoted(http.reasonPhrase)))
+        return HTTP1Response(status: http, headers: ["content-type": "application/json"],
+                             body: ByteBuffer(string: GoJSON.object([("error", GoJSON.object(members))])))
+    }
+
     /// Go's `http.Error`: the text and a newline, as plain text, not to be sniffed. grpc-gateway
     /// answers an unknown /v3/ path with it ("Not Found", 404) and a known one asked with another
     /// method ("Method Not Allowed", 405); etcd's other handlers use it too.

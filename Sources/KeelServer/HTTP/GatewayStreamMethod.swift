@@ -17,12 +17,16 @@ struct GatewayStreamMethod: Sendable {
     /// Starts a call with a request's whole body: the streamed response, or a refusal.
     let open: @Sendable (_ body: ByteBuffer, _ context: RequestContext) -> HTTP1Response
 
+    /// `refusal`, asked as each call starts, may refuse it (a learner's refusal): the answer is
+    /// then grpc-gateway's stream error, as when the gRPC stream fails before its first response.
     init<Request: Message, Response: Message>(
         path: String, requestType: Request.Type, responseType: Response.Type,
+        refusal: (@Sendable () -> GRPCStatus?)? = nil,
         handler: @escaping @Sendable (RequestContext, GatewayStreamSink<Response>) -> (GRPCInboundEvent<Request>) -> Void
     ) {
         self.path = path
         open = { body, context in
+            if let status = refusal?() { return GatewayError.streamResponse(for: status) }
             let values = Self.jsonValues(body)
             var requests: [Request] = []
             for value in values {

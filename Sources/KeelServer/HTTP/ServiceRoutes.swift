@@ -133,8 +133,8 @@ public struct ServiceRoutes: Sendable {
     ) {
         precondition(method.clientStreams && method.serverStreams, "\(method.path) is not bidirectional")
         let series = metrics.method(path: method.path, type: "bidi_stream", countsHandled: false)
-        let stream = GatewayStreamMethod(path: method.path, requestType: Request.self, responseType: Response.self) {
-            context, sink in
+        let stream = GatewayStreamMethod(path: method.path, requestType: Request.self, responseType: Response.self,
+                                         refusal: streamRefusal) { context, sink in
             series.started.increment()
             let receive = handler(context, sink)
             return { event in
