@@ -110,9 +110,13 @@ import Testing
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         defer { try? group.syncShutdownGracefully() }
         let (port1, port2) = (freeLoopbackPort(), freeLoopbackPort())
-        let one = try PeerTestMember(id: 1, port: port1, peers: [2: port2], group: group).start()
+        // A cluster id of its own: while member 2 is down its port is free, and a member 2 of
+        // another test (the common cluster id, the same member ids) that took it would be
+        // reached and accepted in its place.
+        let cluster: UInt64 = 0xC1_7E57
+        let one = try PeerTestMember(id: 1, clusterID: cluster, port: port1, peers: [2: port2], group: group).start()
         defer { one.transport.stop() }
-        var two = try PeerTestMember(id: 2, port: port2, peers: [1: port1], group: group).start()
+        var two = try PeerTestMember(id: 2, clusterID: cluster, port: port2, peers: [1: port1], group: group).start()
         #expect(eventually { one.transport.isConnected(to: NodeID(2)) })
         one.transport.send((1...100).map { peerMessage(from: 1, to: 2, index: $0) })
         #expect(eventually { two.received.count == 100 })
@@ -120,7 +124,7 @@ import Testing
         #expect(eventually { !one.transport.isConnected(to: NodeID(2)) })
         #expect(eventually { one.record.reports.withLock { $0.contains(.unreachable(NodeID(2))) } })
         #expect(eventually { one.logLine("lost TCP streaming connection with remote peer")?["remote-peer-id"] == "2" })
-        two = try PeerTestMember(id: 2, port: port2, peers: [1: port1], group: group).start()
+        two = try PeerTestMember(id: 2, clusterID: cluster, port: port2, peers: [1: port1], group: group).start()
         defer { two.transport.stop() }
         #expect(eventually { one.transport.isConnected(to: NodeID(2)) })
         one.transport.send((101...200).map { peerMessage(from: 1, to: 2, index: $0) })
