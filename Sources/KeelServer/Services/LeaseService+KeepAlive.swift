@@ -78,7 +78,7 @@ extension LeaseService {
                 let error: EtcdError = node.raft.state.leader.load(ordering: .relaxed) == 0 ? .noLeader : .timeout
                 return eventLoop.makeFailedFuture(error.status)
             }
-                let again: @Sendable () -> EventLoopFuture<Int64> = {
+            let again: @Sendable () -> EventLoopFuture<Int64> = {
                 eventLoop.flatScheduleTask(in: .milliseconds(Self.renewRetryMilliseconds)) {
                     renew(id, until: deadline, closed: closed, on: eventLoop)
                 }.futureResult
