@@ -13,9 +13,19 @@ public struct GRPCCallContext: Sendable {
     /// whatever the handler does later.
     public let deadline: NIODeadline?
     /// The loop the stream lives on. Handlers are called on it and must not block it.
-    public let eventLoop: any EventLoop
+    public var eventLoop: any EventLoop { call.eventLoop }
+    let call: GRPCServerCall
+
+    init(path: String, headers: HPACKHeaders, deadline: NIODeadline?, call: GRPCServerCall) {
+        self.path = path
+        self.headers = headers
+        self.deadline = deadline
+        self.call = call
+    }
+
     /// Succeeds when the stream is gone: finished, reset by the client, or its connection lost.
-    public let closeFuture: EventLoopFuture<Void>
+    /// Read it on `eventLoop` (where handlers run).
+    public var closeFuture: EventLoopFuture<Void> { call.closeFuture() }
 }
 
 /// What a bidirectional-streaming handler receives from its client, on the stream's event loop.

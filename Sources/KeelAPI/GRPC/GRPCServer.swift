@@ -1,6 +1,5 @@
 import NIOCore
 import NIOHTTP1
-import NIOHTTP2
 import NIOPosix
 import Synchronization
 
@@ -8,10 +7,8 @@ import Synchronization
 /// on one listening socket, as etcd serves its client URL.
 ///
 /// Each connection starts with a `ClientPortProtocolDetector`; HTTP/2 connections get a
-/// `NIOHTTP2Handler` with the raised control-frame limit of `GRPCConnectionConfiguration` and
-/// one `GRPCServerStreamHandler` per stream; HTTP/1.1 connections go to the responder.
-/// PING frames are answered by NIOHTTP2 itself. A `FlushCoalescer` under the HTTP/2 handler
-/// sends the answers completed in one round of the event loop in one socket write.
+/// `GRPCServerConnection` (Keel's own HTTP/2, with the limits of `GRPCConnectionConfiguration`),
+/// which serves each stream as a `GRPCServerCall`; HTTP/1.1 connections go to the responder.
 public final class GRPCServer: Sendable {
     /// The listening channel.
     public let channel: any Channel
@@ -27,8 +24,8 @@ public final class GRPCServer: Sendable {
         self.streams = streams
     }
 
-    /// gRPC stream handlers alive now: calls in progress, and finished ones not yet let go of
-    /// (a handler that outlived its stream would show here, holding its buffers).
+    /// gRPC streams open now, on every connection (a call whose stream never left its
+    /// connection's table would show here, holding its buffers).
     public var liveStreams: Int { streams.live.load(ordering: .relaxed) }
 
     /// Binds `host:port` (port 0 picks a free one) and starts accepting connections.
@@ -79,47 +76,14 @@ public final class GRPCServer: Sendable {
     private static func configureGRPC(
         _ channel: any Channel, methods: GRPCMethodTable, configuration: GRPCConnectionConfiguration, streams: StreamCount
     ) throws {
-        // Before the HTTP/2 handler, so it sits between that handler and the socket.
-        try channel.pipeline.syncOperations.addHandler(FlushCoalescer())
-        _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
-            mode: .server, connectionConfiguration: configuration.http2Connection,
-            streamConfiguration: configuration.http2Stream
-        ) { stream in
-            stream.eventLoop.makeCompletedFuture {
-                try stream.pipeline.syncOperations.addHandler(
-                    GRPCServerStreamHandler(methods: methods, messageBytesMax: configuration.messageBytesMax, count: streams))
-            }
-        }
-        try channel.pipeline.syncOperations.addHandler(ConnectionErrorCloser())
+        try channel.pipeline.syncOperations.addHandler(
+            GRPCServerConnection(methods: methods, configuration: configuration, count: streams, eventLoop: channel.eventLoop))
     }
 }
 
-/// How many stream handlers of one server are alive.
+/// How many streams of one server are open.
 final class StreamCount: Sendable {
     let live = Atomic<Int>(0)
-}
-
-/// Ends an HTTP/2 connection that NIOHTTP2 gave up on. It answers a flood (too many PINGs,
-/// SETTINGS, resets, empty frames per second), frames it cannot parse or a bad preface with
-/// GOAWAY, then leaves the socket open; the client that misbehaved gets it closed too, after
-/// the GOAWAY is written. Stream errors (which NIOHTTP2 reports here as well, with a
-/// RST_STREAM sent) leave the connection alone.
-private final class ConnectionErrorCloser: ChannelInboundHandler {
-    typealias InboundIn = HTTP2Frame
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        switch error {
-        case is NIOHTTP2Errors.ExcessiveControlFrames, is NIOHTTP2Errors.ExcessiveRSTFrames,
-            is NIOHTTP2Errors.ExcessiveEmptyDataFrames, is NIOHTTP2Errors.ExcessiveNumberOfGlitches,
-            is NIOHTTP2Errors.ExcessiveContinuationFrames, is NIOHTTP2Errors.ExcessiveStreamErrors,
-            is NIOHTTP2Errors.ExcessiveOutboundFrameBuffering, is NIOHTTP2Errors.ExcessivelyLargeHeaderBlock,
-            is NIOHTTP2Errors.BadClientMagic, is NIOHTTP2Errors.UnableToParseFrame:
-            context.channel.flush()
-            context.close(promise: nil)
-        default:
-            context.fireErrorCaught(error)
-        }
-    }
 }
 
 /// The server's open connections, so `close` can end them; each leaves when it closes.

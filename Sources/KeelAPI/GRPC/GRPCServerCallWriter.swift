@@ -1,17 +1,16 @@
 import NIOCore
 import SwiftProtobuf
 
-/// A handle on one server stream's handler that any thread may use: every operation hops to
-/// the stream's event loop (or runs inline when already there).
+/// A handle on one server call that any thread may use: every operation hops to the call's
+/// event loop (or runs inline when already there).
 struct GRPCServerCallWriter: Sendable {
-    let channel: any Channel
-    let handler: NIOLoopBound<GRPCServerStreamHandler>
+    let call: GRPCServerCall
 
     func send(_ bytes: [UInt8], promise: EventLoopPromise<Void>?) {
-        onLoop { $0.sendMessage(bytes, flush: true, promise: promise) }
+        onLoop { $0.sendMessage(bytes, promise: promise) }
     }
 
-    /// A unary call's response and its OK trailers, written together with one flush.
+    /// A unary call's response and its OK trailers, written together.
     func sendLast<Response: Message>(_ response: Response) {
         let bytes: [UInt8]
         do {
@@ -19,9 +18,9 @@ struct GRPCServerCallWriter: Sendable {
         } catch {
             return finish(GRPCStatus(.internal, "cannot serialize response: \(error)"))
         }
-        onLoop { handler in
-            handler.sendMessage(bytes, flush: false, promise: nil)
-            handler.finish(.ok)
+        onLoop { call in
+            call.sendMessage(bytes, promise: nil)
+            call.finish(.ok)
         }
     }
 
@@ -29,16 +28,19 @@ struct GRPCServerCallWriter: Sendable {
         onLoop { $0.finish(status) }
     }
 
+    /// See `GRPCServerStream.isWritable`; safe from any thread.
+    var isWritable: Bool { call.writableFlag.load(ordering: .relaxed) }
+
     func onWritabilityChanged(_ callback: @escaping @Sendable (Bool) -> Void) {
         onLoop { $0.writabilityCallback = callback }
     }
 
-    private func onLoop(_ body: @escaping @Sendable (GRPCServerStreamHandler) -> Void) {
-        if channel.eventLoop.inEventLoop {
-            body(handler.value)
+    private func onLoop(_ body: @escaping @Sendable (GRPCServerCall) -> Void) {
+        if call.eventLoop.inEventLoop {
+            body(call)
         } else {
-            let handler = self.handler
-            channel.eventLoop.execute { body(handler.value) }
+            let call = self.call
+            call.eventLoop.execute { body(call) }
         }
     }
 }

@@ -30,9 +30,10 @@ public final class GRPCServerStream<Response: Message>: Sendable {
         writer.finish(status)
     }
 
-    /// Whether the stream can take more bytes without queueing beyond its HTTP/2 flow-control
-    /// window and the stream's outbound high watermark. Safe to read from any thread.
-    public var isWritable: Bool { writer.channel.isWritable }
+    /// Whether the stream can take more: less than the stream's outbound high watermark waits
+    /// for HTTP/2 flow-control window, and the connection's socket keeps up. Safe to read from
+    /// any thread.
+    public var isWritable: Bool { writer.isWritable }
 
     /// Calls `callback` on the event loop after the stream's writability flips, with the
     /// writability at that moment, until the stream closes. It is never called from inside

@@ -1,0 +1,216 @@
+import NIOCore
+import NIOHPACK
+
+/// The frames a client sends, each checked as RFC 9113 asks and handed to its call.
+extension GRPCServerConnection {
+    typealias ConnectionError = HTTP2Wire.ConnectionError
+
+    func receiveFrame(_ header: HTTP2Wire.FrameHeader, _ payload: ByteBuffer) throws(ConnectionError) {
+        if let pending = pendingHeaderBlock,
+            header.type != HTTP2Wire.FrameType.continuation.rawValue || header.streamID != pending.streamID
+        {
+            throw ConnectionError(.protocolError, "a header block was interrupted by another frame")
+        }
+        switch HTTP2Wire.FrameType(rawValue: header.type) {
+        case .data: try receiveData(header, payload)
+        case .headers: try receiveHeaders(header, payload)
+        case .continuation: try receiveContinuation(header, payload)
+        case .priority:
+            guard header.streamID != 0 else { throw ConnectionError(.protocolError, "PRIORITY on stream 0") }
+            guard header.length == 5 else { throw ConnectionError(.frameSizeError, "PRIORITY of \(header.length) bytes") }
+            try countControlFrame()
+        case .rstStream: try receiveReset(header, payload)
+        case .settings: try receiveSettings(header, payload)
+        case .ping: try receivePing(header, payload)
+        case .goAway:
+            // The client stops opening streams; the ones it has go on until it closes.
+            guard header.streamID == 0 else { throw ConnectionError(.protocolError, "GOAWAY on a stream") }
+        case .windowUpdate: try receiveWindowUpdate(header, payload)
+        case .pushPromise: throw ConnectionError(.protocolError, "PUSH_PROMISE from a client")
+        case nil: break  // unknown frame types are ignored
+        }
+    }
+
+    private func receiveData(_ header: HTTP2Wire.FrameHeader, _ payload: ByteBuffer) throws(ConnectionError) {
+        guard header.streamID != 0 else { throw ConnectionError(.protocolError, "DATA on stream 0") }
+        // Flow control counts the whole payload, padding included, whatever becomes of it.
+        connectionReceiveWindow -= header.length
+        guard connectionReceiveWindow >= 0 else {
+            throw ConnectionError(.flowControlError, "DATA beyond the connection window")
+        }
+        connectionReceiveUnacknowledged += header.length
+        if connectionReceiveUnacknowledged >= configuration.connectionWindowBytes / 2 {
+            output.writeHTTP2WindowUpdate(streamID: 0, increment: connectionReceiveUnacknowledged)
+            connectionReceiveWindow += connectionReceiveUnacknowledged
+            connectionReceiveUnacknowledged = 0
+            outputAppended()
+        }
+        let endStream = header.has(HTTP2Wire.Flags.endStream)
+        if header.length == 0 && !endStream { try countControlFrame() }  // empty DATA floods
+        let data = try Self.unpadded(payload, header)
+        guard let call = calls[header.streamID] else {
+            guard header.streamID <= lastStreamID else { throw ConnectionError(.protocolError, "DATA on an idle stream") }
+            return  // a stream already closed here: ignored
+        }
+        guard !call.inboundEnded else { return reset(call, .streamClosed) }
+        call.receiveWindow -= header.length
+        guard call.receiveWindow >= 0 else { return reset(call, .flowControlError) }
+        call.receiveUnacknowledged += header.length
+        if !endStream, call.receiveUnacknowledged >= configuration.streamWindowBytes / 2 {
+            output.writeHTTP2WindowUpdate(streamID: call.streamID, increment: call.receiveUnacknowledged)
+            call.receiveWindow += call.receiveUnacknowledged
+            call.receiveUnacknowledged = 0
+            outputAppended()
+        }
+        call.receiveData(data, endStream: endStream)
+    }
+
+    private func receiveHeaders(_ header: HTTP2Wire.FrameHeader, _ payload: ByteBuffer) throws(ConnectionError) {
+        guard header.streamID != 0 else { throw ConnectionError(.protocolError, "HEADERS on stream 0") }
+        var block = try Self.unpadded(payload, header)
+        if header.has(HTTP2Wire.Flags.priority) {
+            guard block.readableBytes >= 5 else { throw ConnectionError(.frameSizeError, "HEADERS too short for its priority") }
+            block.moveReaderIndex(forwardBy: 5)
+        }
+        let endStream = header.has(HTTP2Wire.Flags.endStream)
+        if header.has(HTTP2Wire.Flags.endHeaders) {
+            try headerBlockComplete(streamID: header.streamID, endStream: endStream, block: block)
+        } else {
+            pendingHeaderBlock = (header.streamID, endStream, block)
+        }
+    }
+
+    private func receiveContinuation(_ header: HTTP2Wire.FrameHeader, _ payload: ByteBuffer) throws(ConnectionError) {
+        guard var pending = pendingHeaderBlock else {
+            throw ConnectionError(.protocolError, "CONTINUATION without a header block")
+        }
+        var more = payload
+        pending.block.writeBuffer(&more)
+        guard pending.block.readableBytes <= Self.headerBlockBytesMax else {
+            throw ConnectionError(.enhanceYourCalm, "header block above \(Self.headerBlockBytesMax) bytes")
+        }
+        if header.has(HTTP2Wire.Flags.endHeaders) {
+            pendingHeaderBlock = nil
+            try headerBlockComplete(streamID: pending.streamID, endStream: pending.endStream, block: pending.block)
+        } else {
+            pendingHeaderBlock = pending
+        }
+    }
+
+    /// A whole header block: a new call's request headers, or an open call's trailers.
+    private func headerBlockComplete(streamID: UInt32, endStream: Bool, block: ByteBuffer) throws(ConnectionError) {
+        var block = block
+        let headers: HPACKHeaders
+        do {
+            // Decoded even for a stream we refuse or ignore: the decoder's table must follow.
+            headers = try decoder.decodeHeaders(from: &block)
+        } catch {
+            throw ConnectionError(.compressionError, "cannot decode a header block: \(error)")
+        }
+        if let call = calls[streamID] {
+            // The client's trailers: they only matter as the end of its stream.
+            guard endStream, !call.inboundEnded else { return reset(call, .protocolError) }
+            return call.receiveEnd()
+        }
+        guard streamID > lastStreamID else { return }  // a stream already closed here
+        guard streamID % 2 == 1 else { throw ConnectionError(.protocolError, "stream \(streamID) opened by a client") }
+        lastStreamID = streamID
+        guard calls.count < configuration.concurrentStreamsMax else {
+            output.writeHTTP2RstStream(streamID: streamID, code: .refusedStream)
+            return outputAppended()
+        }
+        let call = GRPCServerCall(
+            streamID: streamID, connection: self, sendWindow: peerInitialWindow,
+            receiveWindow: configuration.streamWindowBytes)
+        register(call)
+        call.open(headers, endStream: endStream)
+    }
+
+    private func receiveReset(_ header: HTTP2Wire.FrameHeader, _ payload: ByteBuffer) throws(ConnectionError) {
+        guard header.streamID != 0 else { throw ConnectionError(.protocolError, "RST_STREAM on stream 0") }
+        guard header.length == 4 else { throw ConnectionError(.frameSizeError, "RST_STREAM of \(header.length) bytes") }
+        guard header.streamID <= lastStreamID else { throw ConnectionError(.protocolError, "RST_STREAM on an idle stream") }
+        try countResetFrame()
+        if let call = calls[header.streamID] { remove(call) }
+    }
+
+    private func receiveSettings(_ header: HTTP2Wire.FrameHeader, _ payload: ByteBuffer) throws(ConnectionError) {
+        guard header.streamID == 0 else { throw ConnectionError(.protocolError, "SETTINGS on a stream") }
+        if header.has(HTTP2Wire.Flags.ack) {
+            guard header.length == 0 else { throw ConnectionError(.frameSizeError, "SETTINGS ack with a payload") }
+            return
+        }
+        guard header.length % 6 == 0 else { throw ConnectionError(.frameSizeError, "SETTINGS of \(header.length) bytes") }
+        try countControlFrame()
+        var payload = payload
+        var windowGrew = false
+        while let id = payload.readInteger(as: UInt16.self), let value = payload.readInteger(as: UInt32.self) {
+            switch HTTP2Wire.Setting(rawValue: id) {
+            case .headerTableSize: tableSizeUpdatePending = true
+            case .enablePush:
+                guard value <= 1 else { throw ConnectionError(.protocolError, "ENABLE_PUSH of \(value)") }
+            case .initialWindowSize:
+                guard value <= HTTP2Wire.windowMax else { throw ConnectionError(.flowControlError, "INITIAL_WINDOW_SIZE of \(value)") }
+                let delta = Int(value) - peerInitialWindow
+                peerInitialWindow = Int(value)
+                for call in calls.values {
+                    call.sendWindow += delta
+                    guard call.sendWindow <= HTTP2Wire.windowMax else {
+                        throw ConnectionError(.flowControlError, "a stream window above 2^31-1")
+                    }
+                }
+                windowGrew = windowGrew || delta > 0
+            case .maxFrameSize:
+                guard value >= HTTP2Wire.maxFrameSizeDefault && value < 1 << 24 else {
+                    throw ConnectionError(.protocolError, "MAX_FRAME_SIZE of \(value)")
+                }
+                peerFrameBytesMax = Int(value)
+            case .maxConcurrentStreams, .maxHeaderListSize, nil: break
+            }
+        }
+        output.writeHTTP2Settings([], ack: true)
+        outputAppended()
+        if windowGrew { sendBlocked() }
+    }
+
+    private func receivePing(_ header: HTTP2Wire.FrameHeader, _ payload: ByteBuffer) throws(ConnectionError) {
+        guard header.streamID == 0 else { throw ConnectionError(.protocolError, "PING on a stream") }
+        guard header.length == 8 else { throw ConnectionError(.frameSizeError, "PING of \(header.length) bytes") }
+        guard !header.has(HTTP2Wire.Flags.ack) else { return }
+        try countControlFrame()
+        output.writeHTTP2PingAck(payload)
+        outputAppended()
+    }
+
+    private func receiveWindowUpdate(_ header: HTTP2Wire.FrameHeader, _ payload: ByteBuffer) throws(ConnectionError) {
+        guard header.length == 4 else { throw ConnectionError(.frameSizeError, "WINDOW_UPDATE of \(header.length) bytes") }
+        var payload = payload
+        let increment = Int(payload.readInteger(as: UInt32.self)! & 0x7fff_ffff)
+        if header.streamID == 0 {
+            guard increment > 0 else { throw ConnectionError(.protocolError, "WINDOW_UPDATE of 0") }
+            connectionSendWindow += increment
+            guard connectionSendWindow <= HTTP2Wire.windowMax else {
+                throw ConnectionError(.flowControlError, "the connection window above 2^31-1")
+            }
+            return sendBlocked()
+        }
+        guard let call = calls[header.streamID] else {
+            guard header.streamID <= lastStreamID else { throw ConnectionError(.protocolError, "WINDOW_UPDATE on an idle stream") }
+            return
+        }
+        guard increment > 0 else { return reset(call, .protocolError) }
+        call.sendWindow += increment
+        guard call.sendWindow <= HTTP2Wire.windowMax else { return reset(call, .flowControlError) }
+        if call.isBlocked { sendBlocked() }
+    }
+
+    /// The payload of a DATA or HEADERS frame without its padding.
+    private static func unpadded(_ payload: ByteBuffer, _ header: HTTP2Wire.FrameHeader) throws(ConnectionError) -> ByteBuffer {
+        guard header.has(HTTP2Wire.Flags.padded) else { return payload }
+        var payload = payload
+        guard let padding = payload.readInteger(as: UInt8.self), Int(padding) <= payload.readableBytes else {
+            throw ConnectionError(.protocolError, "padding longer than its frame")
+        }
+        return payload.readSlice(length: payload.readableBytes - Int(padding))!
+    }
+}
