@@ -58,15 +58,29 @@ public final class OSThread: @unchecked Sendable {
         init(body: @escaping () -> Void) { self.body = body }
     }
 
-    /// Starts the thread. `name` is for debuggers and error messages.
+    /// Starts the thread. `name` is for debuggers, `perf` and `/proc/<pid>/task/*/comm`
+    /// (the kernel keeps its first 15 bytes) and error messages.
     public init(name: String, _ body: @escaping @Sendable () -> Void) {
-        let start = Unmanaged.passRetained(Start(body: body)).toOpaque()
+        let threadName = String(name.utf8.prefix(15))!
+        let start = Unmanaged.passRetained(Start(body: {
+            OSThread.nameCurrentThread(threadName)
+            body()
+        })).toOpaque()
         let rc = pthread_create(&handle, nil, { raw in
             let start = Unmanaged<Start>.fromOpaque(raw!).takeRetainedValue()
             start.body()
             return nil
         }, start)
         precondition(rc == 0, "pthread_create for \(name) failed: \(rc)")
+    }
+
+    /// Names the calling thread through /proc (Glibc's `pthread_setname_np` is not visible to
+    /// Swift); a failure leaves the inherited name, which only tools see.
+    private static func nameCurrentThread(_ name: String) {
+        let fd = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        _ = name.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, $0.count - 1) }
+        close(fd)
     }
 
     /// Waits for the closure to return. Call once, from one thread.
