@@ -25,6 +25,15 @@ import Testing
         #expect(switchPartition(cluster, leader, members: majority.map { ids[$0] }) == 200)
         for index in majority { #expect(switchPartition(cluster, index, members: [ids[leader]]) == 200) }
 
+        // A write reaching the cut-off leader before it steps down is appended but can never
+        // commit: it waits out the request timeout (7 s here) and fails "request timed out", as
+        // etcd's does. (Arriving after the step-down, it fails at once with "no leader"; a
+        // request whose deadline is never checked would run into etcdctl's own 15 s instead.)
+        let stranded = cluster.etcdctl(leader, ["--command-timeout=15s", "put", "lost", "write"])
+        #expect(stranded.exitStatus != 0, "\(stranded.output)")
+        #expect(["request timed out", "no leader"].contains { stranded.output.contains($0) }, "\(stranded.output)")
+        print("PartitionTests: a write to the cut-off leader answered: \(stranded.output.trimmingCharacters(in: .whitespacesAndNewlines))")
+
         // The majority elects a new leader of a higher term; the old one, hearing from no
         // quorum, steps down (check quorum) and knows no leader.
         let newLeader = try #require(cluster.waitForLeader(among: majority, excluding: ids[leader]), "the majority elected nobody")

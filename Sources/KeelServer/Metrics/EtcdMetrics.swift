@@ -5,7 +5,7 @@
 ///
 /// Where etcd declares a gauge with a `_total` name (proposals committed and applied) it stays
 /// a gauge here: dashboards query the TYPE etcd exposes.
-public struct EtcdMetrics: Sendable {
+public final class EtcdMetrics: Sendable {
     public let registry: MetricsRegistry
 
     /// etcd_disk_wal_fsync_duration_seconds: one observation per WAL fdatasync (seconds).

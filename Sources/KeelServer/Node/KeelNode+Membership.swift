@@ -18,9 +18,10 @@ extension KeelNode {
         }
         let id = requestIDs.make()
         let change = MemberChange(kind: kind, requestID: id, isPromote: isPromote, member: member)
-        proposals.register(id) { outcome in promise.succeed(outcome) }
-        send(.proposeConfChange(change.confChange, id: id), waitingIn: proposals, id: id, until: promise.futureResult,
-             timedOut: .failed(.timeout), refused: .failed(.stopped))
+        proposals.register(id, deadline: MonotonicClock.nanoseconds() + options.requestTimeoutNanoseconds) { outcome in
+            promise.succeed(outcome)
+        }
+        send(.proposeConfChange(change.confChange, id: id), waitingIn: proposals, id: id, refused: .failed(.stopped))
         return promise.futureResult
     }
 

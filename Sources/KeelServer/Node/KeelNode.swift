@@ -165,8 +165,8 @@ public final class KeelNode: Sendable {
         if membership.members.count > 1 {
             config.log = { line in logger.log(.info, line, [], caller: "raft") }
         }
-        let proposals = Waiters<AppliedOutcome>()
-        let reads = Waiters<ReadIndexOutcome>()
+        let proposals = Waiters<AppliedOutcome>(timedOut: .failed(.timeout))
+        let reads = Waiters<ReadIndexOutcome>(timedOut: .refused)
         let fatal: @Sendable (String) -> Void = { message in logger.fatal(message) }
         let alarms = AlarmTable(database: database)
         let keeper = MembershipKeeper(membership, localID: memberID)
@@ -189,6 +189,10 @@ public final class KeelNode: Sendable {
             fatal: fatal,
             onEvent: { level, message, fields in logger.log(level, message, fields.map { LogField.string($0.0, $0.1) }, caller: "raft") })
         apply.snapshotTaken = { [raft] index, term in raft.mailbox.post(.snapshotTaken(index: index, term: term)) }
+        raft.onTick = { now in
+            proposals.expire(now: now)
+            reads.expire(now: now)
+        }
         apply.installer = installer
         let leaseLeadership = LeaseExpiryLeadership(
             lessor: keySpace.lessor, extendNanoseconds: Int64(options.electionMilliseconds) * 1_000_000)
@@ -269,15 +273,14 @@ public final class KeelNode: Sendable {
             promise.succeed(.failed(.requestTooLarge))
             return promise.futureResult
         }
-        proposals.register(id) { [self] outcome in
+        proposals.register(id, deadline: arrived + options.requestTimeoutNanoseconds) { [self] outcome in
             stages.writeTotal.record(since: arrived, now: MonotonicClock.nanoseconds())
             if case .failed(let error) = outcome, [.timeout, .noLeader, .stopped].contains(error) {
                 failedProposals.add(1, ordering: .relaxed)
             }
             promise.succeed(outcome)
         }
-        send(.propose(data: data, id: id, arrived: arrived), waitingIn: proposals, id: id, until: promise.futureResult,
-             timedOut: .failed(.timeout), refused: .failed(.stopped))
+        send(.propose(data: data, id: id, arrived: arrived), waitingIn: proposals, id: id, refused: .failed(.stopped))
         return promise.futureResult
     }
 
@@ -287,25 +290,18 @@ public final class KeelNode: Sendable {
         let promise = eventLoop.makePromise(of: ReadIndexOutcome.self)
         let id = requestIDs.make()
         let arrived = MonotonicClock.nanoseconds()
-        reads.register(id) { [stages] outcome in
+        reads.register(id, deadline: arrived + options.requestTimeoutNanoseconds) { [stages] outcome in
             stages.readIndexWait.record(since: arrived, now: MonotonicClock.nanoseconds())
             promise.succeed(outcome)
         }
-        send(.readIndex(id: id), waitingIn: reads, id: id, until: promise.futureResult, timedOut: .refused, refused: .refused)
+        send(.readIndex(id: id), waitingIn: reads, id: id, refused: .refused)
         return promise.futureResult
     }
 
-    /// Hands `input` to the raft loop for the waiter `id` (already registered in `waiters`,
-    /// completing `answered`): after the request timeout it is completed with `timedOut`, and
-    /// at once with `refused` if the raft loop has stopped.
-    func send<Outcome: Sendable, Answer>(
-        _ input: RaftInput, waitingIn waiters: Waiters<Outcome>, id: UInt64, until answered: EventLoopFuture<Answer>,
-        timedOut: Outcome, refused: Outcome
-    ) {
-        let timeout = answered.eventLoop.scheduleTask(in: .nanoseconds(Int64(options.requestTimeoutNanoseconds))) {
-            waiters.complete(id, with: timedOut)
-        }
-        answered.whenComplete { _ in timeout.cancel() }
+    /// Hands `input` to the raft loop for the waiter `id` (already registered in `waiters`
+    /// with its deadline); completes the waiter at once with `refused` if the raft loop has
+    /// stopped.
+    func send<Outcome: Sendable>(_ input: RaftInput, waitingIn waiters: Waiters<Outcome>, id: UInt64, refused: Outcome) {
         if !raft.mailbox.post(input) { waiters.complete(id, with: refused) }
     }
 

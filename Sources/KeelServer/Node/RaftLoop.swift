@@ -92,6 +92,9 @@ final class RaftLoop: @unchecked Sendable {
     var peers: PeerTransport?
     /// Applies committed membership changes to raft and the transport. Set before `start`.
     var membership: RaftMembership?
+    /// Called on the loop's thread at every tick with the monotonic time (the node expires
+    /// requests that waited past their deadline). Set before `start`; it must return quickly.
+    var onTick: (@Sendable (_ now: UInt64) -> Void)?
 
     init(node: RawNode, log: RaftLogStore, tickNanoseconds: UInt64, apply: ApplyLoop, snapshotKeepEntries: UInt64,
          stages: StageLatencies, refused: @escaping @Sendable ([UInt64], Bool) -> Void, fatal: @escaping @Sendable (String) -> Void,
@@ -133,6 +136,7 @@ final class RaftLoop: @unchecked Sendable {
             membership?.dropLeavers(now: now, peers: peers)
             if now >= nextTick {
                 node.tick()
+                onTick?(now)
                 // After a long stall, tick once and start counting again rather than firing
                 // a burst of ticks (that would expire the election timer at once).
                 nextTick = max(nextTick + tickNanoseconds, now + tickNanoseconds / 2)

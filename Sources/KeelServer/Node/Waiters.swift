@@ -1,15 +1,34 @@
 import Synchronization
 
 /// The requests waiting for their raft entry to be applied, by request id. A waiter is
-/// completed exactly once: by the apply loop, or by whoever removes it first (a timeout, a
-/// refused proposal, the node stopping).
+/// completed exactly once: by the apply loop, or by whoever removes it first (its deadline
+/// passing, a refused proposal, the node stopping).
+///
+/// Deadlines are kept here and checked by `expire`, which the raft loop calls at every tick,
+/// rather than by a timer per request: scheduling and cancelling an event-loop task for each
+/// of thousands of requests a second was a measurable part of a put's CPU. A request
+/// therefore times out up to one tick (the heartbeat interval) after its deadline.
 final class Waiters<Outcome: Sendable>: Sendable {
     typealias Completion = @Sendable (Outcome) -> Void
-    private let waiting = Mutex<[UInt64: Completion]>([:])
+    private struct Entry {
+        let deadline: UInt64
+        let completion: Completion
+    }
+    private let waiting = Mutex<[UInt64: Entry]>([:])
+    /// What a waiter whose deadline passed is completed with.
+    private let timedOut: Outcome
 
-    func register(_ id: UInt64, _ completion: @escaping Completion) {
+    init(timedOut: Outcome) {
+        self.timedOut = timedOut
+    }
+
+    /// Registers the waiter for `id`; `expire` completes it with the timed-out outcome once
+    /// the monotonic clock passes `deadline` (nanoseconds, `MonotonicClock`).
+    func register(_ id: UInt64, deadline: UInt64, _ completion: @escaping Completion) {
         waiting.withLock { waiting in
-            precondition(waiting.updateValue(completion, forKey: id) == nil, "request id \(id) registered twice")
+            precondition(
+                waiting.updateValue(Entry(deadline: deadline, completion: completion), forKey: id) == nil,
+                "request id \(id) registered twice")
         }
     }
 
@@ -17,16 +36,27 @@ final class Waiters<Outcome: Sendable>: Sendable {
     /// (it timed out, or the entry came from another member or from before a restart).
     @discardableResult
     func complete(_ id: UInt64, with outcome: Outcome) -> Bool {
-        guard let completion = waiting.withLock({ $0.removeValue(forKey: id) }) else { return false }
-        completion(outcome)
+        guard let entry = waiting.withLock({ $0.removeValue(forKey: id) }) else { return false }
+        entry.completion(outcome)
         return true
+    }
+
+    /// Completes, with the timed-out outcome, every waiter whose deadline is at or before
+    /// `now`, oldest request first.
+    func expire(now: UInt64) {
+        let expired = waiting.withLock { waiting -> [(UInt64, Completion)] in
+            guard waiting.values.contains(where: { $0.deadline <= now }) else { return [] }
+            let ids = waiting.filter { $0.value.deadline <= now }.keys.sorted()
+            return ids.map { ($0, waiting.removeValue(forKey: $0)!.completion) }
+        }
+        for (_, completion) in expired { completion(timedOut) }
     }
 
     /// Completes every waiter with `outcome` (the node is stopping).
     func completeAll(with outcome: Outcome) {
         let all = waiting.withLock { waiting in
             defer { waiting.removeAll() }
-            return Array(waiting.values)
+            return waiting.sorted { $0.key < $1.key }.map(\.value.completion)
         }
         for completion in all { completion(outcome) }
     }
