@@ -1,3 +1,4 @@
+import NIOEmbedded
 import Synchronization
 import Testing
 
@@ -19,6 +20,24 @@ import Testing
         #expect(waiters.complete(3, with: "applied"))
         waiters.expire(now: 1_000)
         #expect(heard.withLock { $0 } == ["1 timed out", "2 timed out", "3 applied"])
+        #expect(waiters.count == 0)
+    }
+
+    @Test func aBatchOfAnswersRunsOnEachWaitersLoopInOneTaskInOrder() {
+        let waiters = Waiters<String>(timedOut: "timed out")
+        let first = EmbeddedEventLoop()
+        let second = EmbeddedEventLoop()
+        let heard = Mutex<[String]>([])
+        let loops: [UInt64: EmbeddedEventLoop?] = [1: first, 2: second, 3: first, 4: nil]
+        for id in loops.keys.sorted() {
+            waiters.register(id, deadline: .max, on: loops[id]!) { outcome in heard.withLock { $0.append("\(id) \(outcome)") } }
+        }
+        waiters.complete([(3, "c"), (1, "a"), (9, "nobody"), (2, "b"), (4, "d")])
+        #expect(heard.withLock { $0 } == ["4 d"], "only the waiter without a loop runs at once")
+        second.run()
+        #expect(heard.withLock { $0 } == ["4 d", "2 b"])
+        first.run()
+        #expect(heard.withLock { $0 } == ["4 d", "2 b", "3 c", "1 a"])
         #expect(waiters.count == 0)
     }
 }

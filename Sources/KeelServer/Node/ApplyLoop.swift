@@ -22,9 +22,12 @@ struct ApplyTask: Sendable {
 
 /// Carries out one committed entry against the key space.
 protocol EntryApplier: AnyObject {
-    /// Applies `entry`, recording it as applied in the store. Returns the work to do once the
-    /// batch holding it is published (answering the request that proposed it), if any.
-    func apply(_ entry: Entry) throws(StorageError) -> (@Sendable () -> Void)?
+    /// Applies `entry`, recording it as applied in the store. Returns the id of the request
+    /// that proposed it and what applying it did, to answer once the batch holding it is
+    /// published; nil when nobody is to be answered.
+    func apply(_ entry: Entry) throws(StorageError) -> (id: UInt64, outcome: AppliedOutcome)?
+    /// Answers the requests of a published batch, in order.
+    func answer(_ answers: [(id: UInt64, outcome: AppliedOutcome)])
 }
 
 /// What a linearizable read learns from the apply loop.
@@ -130,14 +133,14 @@ final class ApplyLoop: @unchecked Sendable {
             stages.applyWALWait.record(since: taken, now: MonotonicClock.nanoseconds())
         }
         let applying = MonotonicClock.nanoseconds()
-        var answers: [@Sendable () -> Void] = []
+        var answers: [(id: UInt64, outcome: AppliedOutcome)] = []
         keySpace.beginBatch()
         for task in tasks {
             if let snapshot = task.snapshot {
                 // Installed outside a batch: the writes so far are published and answered first.
                 keySpace.endBatch()
                 appliedIndex.store(applied.index, ordering: .releasing)
-                for answer in answers { answer() }
+                applier.answer(answers)
                 answers.removeAll()
                 try install(snapshot)
                 keySpace.beginBatch()
@@ -151,7 +154,7 @@ final class ApplyLoop: @unchecked Sendable {
         keySpace.endBatch()
         stages.apply.record(since: applying, now: MonotonicClock.nanoseconds())
         appliedIndex.store(applied.index, ordering: .releasing)
-        for answer in answers { answer() }
+        applier.answer(answers)
         releaseReads()
         if applied.index - snapshotIndex >= snapshotCount {
             try keySpace.store.flush()

@@ -18,7 +18,7 @@ extension KeelNode {
         }
         let id = requestIDs.make()
         let change = MemberChange(kind: kind, requestID: id, isPromote: isPromote, member: member)
-        proposals.register(id, deadline: MonotonicClock.nanoseconds() + options.requestTimeoutNanoseconds) { outcome in
+        proposals.register(id, deadline: MonotonicClock.nanoseconds() + options.requestTimeoutNanoseconds, on: eventLoop) { outcome in
             promise.succeed(outcome)
         }
         send(.proposeConfChange(change.confChange, id: id), waitingIn: proposals, id: id, refused: .failed(.stopped))

@@ -273,7 +273,7 @@ public final class KeelNode: Sendable {
             promise.succeed(.failed(.requestTooLarge))
             return promise.futureResult
         }
-        proposals.register(id, deadline: arrived + options.requestTimeoutNanoseconds) { [self] outcome in
+        proposals.register(id, deadline: arrived + options.requestTimeoutNanoseconds, on: eventLoop) { [self] outcome in
             stages.writeTotal.record(since: arrived, now: MonotonicClock.nanoseconds())
             if case .failed(let error) = outcome, [.timeout, .noLeader, .stopped].contains(error) {
                 failedProposals.add(1, ordering: .relaxed)

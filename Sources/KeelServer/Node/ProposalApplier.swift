@@ -37,7 +37,7 @@ final class ProposalApplier: EntryApplier {
         self.membership = membership
     }
 
-    func apply(_ entry: Entry) throws(StorageError) -> (@Sendable () -> Void)? {
+    func apply(_ entry: Entry) throws(StorageError) -> (id: UInt64, outcome: AppliedOutcome)? {
         let applied = ConsistentIndex(index: entry.index.rawValue, term: entry.term.rawValue)
         if entry.kind == .confChange { return try applyConfChange(entry, applied) }
         guard entry.kind == .normal, !entry.data.isEmpty else {
@@ -52,22 +52,23 @@ final class ProposalApplier: EntryApplier {
             // bug: applying past it would let members diverge.
             preconditionFailure("raft entry \(entry.index) is not a proposal this Keel can apply: \(error)")
         }
-        let outcome = try execute(proposal.request, applied)
-        let waiters = self.waiters
-        return { waiters.complete(proposal.id, with: outcome) }
+        return (proposal.id, try execute(proposal.request, applied))
     }
 
     /// A membership change: the raft loop already applied it to raft (or skipped it, for the
     /// same refusal); here the stored membership follows, in order with the other entries.
-    private func applyConfChange(_ entry: Entry, _ applied: ConsistentIndex) throws(StorageError) -> (@Sendable () -> Void)? {
+    private func applyConfChange(_ entry: Entry, _ applied: ConsistentIndex) throws(StorageError) -> (id: UInt64, outcome: AppliedOutcome)? {
         guard let confChange = ConfChange(decoding: entry.data), let change = MemberChange(confChange) else {
             preconditionFailure("raft entry \(entry.index) is not a membership change this Keel can apply")
         }
         let outcome = try membership.apply(change, in: keySpace.store)
         try keySpace.store.recordApplied(applied)
         guard change.requestID != 0 else { return nil }
-        let waiters = self.waiters
-        return { waiters.complete(change.requestID, with: outcome) }
+        return (change.requestID, outcome)
+    }
+
+    func answer(_ answers: [(id: UInt64, outcome: AppliedOutcome)]) {
+        waiters.complete(answers)
     }
 
     private func execute(_ request: ProposalRequest, _ applied: ConsistentIndex) throws(StorageError) -> AppliedOutcome {

@@ -1,3 +1,4 @@
+import NIOCore
 import Synchronization
 
 /// The requests waiting for their raft entry to be applied, by request id. A waiter is
@@ -12,6 +13,9 @@ final class Waiters<Outcome: Sendable>: Sendable {
     typealias Completion = @Sendable (Outcome) -> Void
     private struct Entry {
         let deadline: UInt64
+        /// Where the completion runs when answers come in a batch (`complete(_:)`); nil: on
+        /// the completing thread.
+        let eventLoop: (any EventLoop)?
         let completion: Completion
     }
     private let waiting = Mutex<[UInt64: Entry]>([:])
@@ -24,11 +28,36 @@ final class Waiters<Outcome: Sendable>: Sendable {
 
     /// Registers the waiter for `id`; `expire` completes it with the timed-out outcome once
     /// the monotonic clock passes `deadline` (nanoseconds, `MonotonicClock`).
-    func register(_ id: UInt64, deadline: UInt64, _ completion: @escaping Completion) {
+    func register(_ id: UInt64, deadline: UInt64, on eventLoop: (any EventLoop)? = nil, _ completion: @escaping Completion) {
+        let entry = Entry(deadline: deadline, eventLoop: eventLoop, completion: completion)
         waiting.withLock { waiting in
-            precondition(
-                waiting.updateValue(Entry(deadline: deadline, completion: completion), forKey: id) == nil,
-                "request id \(id) registered twice")
+            precondition(waiting.updateValue(entry, forKey: id) == nil, "request id \(id) registered twice")
+        }
+    }
+
+    /// Completes the waiters of a batch of answers: those registered with an event loop in one
+    /// task per loop (a group commit answers hundreds of requests, and a task each meant a
+    /// queue operation, and often a wake-up, per request), the others here. Ids nobody waits
+    /// for are skipped.
+    func complete(_ answers: [(id: UInt64, outcome: Outcome)]) {
+        guard !answers.isEmpty else { return }
+        let found = waiting.withLock { waiting in
+            answers.compactMap { answer in waiting.removeValue(forKey: answer.id).map { ($0, answer.outcome) } }
+        }
+        var byLoop: [(loop: any EventLoop, answers: [(Completion, Outcome)])] = []
+        for (entry, outcome) in found {
+            guard let loop = entry.eventLoop else {
+                entry.completion(outcome)
+                continue
+            }
+            if let index = byLoop.firstIndex(where: { $0.loop === loop }) {
+                byLoop[index].answers.append((entry.completion, outcome))
+            } else {
+                byLoop.append((loop, [(entry.completion, outcome)]))
+            }
+        }
+        for (loop, answers) in byLoop {
+            loop.execute { for (completion, outcome) in answers { completion(outcome) } }
         }
     }
 
