@@ -38,7 +38,7 @@ import Testing
         configuration.connectionWindowBytes = 5_000_000
         let server = try Server(configuration: configuration)
         let first = try server.frames()
-        #expect(first.map(\.header.kind) == [.settings, .windowUpdate])
+        try #require(first.map(\.header.kind) == [.settings, .windowUpdate])
         var settings = first[0].payload
         var values: [UInt16: UInt32] = [:]
         while let id = settings.readInteger(as: UInt16.self), let value = settings.readInteger(as: UInt32.self) {
@@ -80,7 +80,7 @@ import Testing
         try server.handshake()
         let call = range(server, "wanted", timeout: .milliseconds(1_500))
         let request = try server.frames()
-        #expect(request.map(\.header.kind) == [.headers, .data])
+        try #require(request.map(\.header.kind) == [.headers, .data])
         #expect(request.map(\.header.streamID) == [1, 1])
         #expect(request[0].payload.getInteger(at: request[0].payload.readerIndex, as: UInt8.self) == 0x20)
         let headers = try server.requestHeaders(request[0])
@@ -128,6 +128,39 @@ import Testing
         #expect(server.channel.isActive)
     }
 
+    /// A unary call needs exactly one message, and trailers after it.
+    @Test func unaryResponseOfTwoMessagesOrWithoutTrailersFails() throws {
+        let server = try Server()
+        try server.handshake()
+        let twice = range(server)
+        let untrailed = range(server)
+        _ = try server.frames()
+        let framed = GRPCMessageFramer.frame(try Self.rangeResponse("v").serializedBytes() as [UInt8], allocator: .init())
+        try server.responseHeaders(stream: 1)
+        try server.send { $0.writeHTTP2Data(streamID: 1, bytes: framed, endStream: false) }
+        try server.send { $0.writeHTTP2Data(streamID: 1, bytes: framed, endStream: false) }
+        try server.trailers(stream: 1, status: 0)
+        #expect(twice.status == GRPCStatus(.internal, "2 response messages for a unary call"))
+        try server.responseHeaders(stream: 3)
+        try server.send { $0.writeHTTP2Data(streamID: 3, bytes: framed, endStream: true) }
+        #expect(untrailed.status == GRPCStatus(.internal, "the response ended without trailers"))
+        // Both streams ended on both sides: no reset.
+        #expect(try server.frames().isEmpty)
+    }
+
+    /// The frames of calls started in one round of the event loop leave in one write.
+    @Test func callsOfOneRoundLeaveInOneWrite() throws {
+        let server = try Server()
+        try server.handshake()
+        let calls = (0..<100).map { range(server, "key\($0)") }
+        let frames = try server.frames()
+        #expect(frames.count == 200)
+        let streamIDs: [UInt32] = (0..<200).map { UInt32($0 / 2 * 2 + 1) }
+        #expect(frames.map(\.header.streamID) == streamIDs)
+        #expect(server.lastWrites == 1)
+        #expect(calls.allSatisfy { !$0.isDone })
+    }
+
     @Test func trailersOnlyResponseFailsTheCallWithItsStatusAndNoReset() throws {
         let server = try Server()
         try server.handshake()
@@ -167,7 +200,7 @@ import Testing
         let call = Outcome(server.client.unary(Self.range, request, as: Etcdserverpb_RangeResponse.self))
         let messageBytes = 5 + (try request.serializedBytes() as [UInt8]).count
         var sent = try server.frames()
-        #expect(sent.map(\.header.kind) == [.headers, .data])
+        try #require(sent.map(\.header.kind) == [.headers, .data])
         #expect(sent[1].header.length == 100 && !sent[1].header.has(HTTP2Wire.Flags.endStream))
 
         try server.send { $0.writeHTTP2WindowUpdate(streamID: 1, increment: 400) }
@@ -259,7 +292,7 @@ import Testing
         try server.respond(stream: 1, Self.rangeResponse("A"))
         #expect(first.value?.kvs.first?.value == Data("A".utf8))
         let opened = try server.frames()
-        #expect(opened.map(\.header.streamID) == [3, 3])
+        try #require(opened.map(\.header.streamID) == [3, 3])
         #expect(try Server.message(opened[1], as: Etcdserverpb_RangeRequest.self).key == Data("b".utf8))
         #expect(!second.isDone)
         try server.respond(stream: 3, Self.rangeResponse("B"))

@@ -16,6 +16,8 @@ final class ScriptedHTTP2Server {
     let client: GRPCClient
     private var written = ByteBuffer()
     private var sawPreface = false
+    /// How many writes the client's frames of the last `frames()` came in.
+    private(set) var lastWrites = 0
     /// Indexes what it encodes, so the client's decoder must follow every block.
     var encoder = HPACKEncoder(allocator: ByteBufferAllocator(), useHuffmanEncoding: false)
     var decoder = HPACKDecoder(allocator: ByteBufferAllocator())
@@ -42,7 +44,11 @@ final class ScriptedHTTP2Server {
     /// wrote since the last call. The preface is checked and skipped.
     func frames() throws -> [Frame] {
         channel.embeddedEventLoop.run()
-        while var bytes = try channel.readOutbound(as: ByteBuffer.self) { written.writeBuffer(&bytes) }
+        lastWrites = 0
+        while var bytes = try channel.readOutbound(as: ByteBuffer.self) {
+            written.writeBuffer(&bytes)
+            lastWrites += 1
+        }
         if !sawPreface {
             let preface = written.readBytes(length: HTTP2Wire.preface.count)
             #expect(preface == HTTP2Wire.preface)
