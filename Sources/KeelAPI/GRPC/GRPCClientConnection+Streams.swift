@@ -16,12 +16,13 @@ extension GRPCClientConnection {
     }
 
     /// Starts a call: opens its stream now, or queues it while the server's stream limit is
-    /// reached. Fails it at once when the connection cannot take new streams.
+    /// reached (or the connection is not up yet). Fails it at once when the connection cannot
+    /// take new streams.
     func startCall(_ call: GRPCClientCall) {
         context?.eventLoop.assertInEventLoop()
         let refusal: String? =
             switch state {
-            case .idle: "the connection is not open yet"
+            case .idle: nil
             case .closed: "the connection is closed"
             case .open where goAwayLastStreamID != nil: "the server is going away (GOAWAY)"
             case .open where nextStreamID > UInt32(HTTP2Wire.windowMax): "the connection used up its stream ids"
@@ -30,7 +31,7 @@ extension GRPCClientConnection {
         if let refusal {
             return end(call, .failed(GRPCStatus(.unavailable, "cannot open a stream: \(refusal)")), notify: .nothing)
         }
-        if streams.count >= peerConcurrentStreamsMax || !waitingForStream.isEmpty {
+        if state == .idle || streams.count >= peerConcurrentStreamsMax || !waitingForStream.isEmpty {
             // Behind the calls already waiting, in order.
             waitingForStream.append(call)
             openWaitingCalls()
@@ -212,6 +213,7 @@ extension GRPCClientConnection {
 
     private func closeIfGoneAway() {
         guard state == .open, goAwayLastStreamID != nil, streams.isEmpty else { return }
+        flushNow()  // The last stream's end of stream or reset.
         context?.close(promise: nil)
     }
 

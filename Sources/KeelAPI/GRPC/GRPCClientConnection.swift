@@ -26,7 +26,7 @@ final class GRPCClientConnection: ChannelDuplexHandler {
     typealias OutboundOut = ByteBuffer
 
     enum State {
-        /// Not connected yet: nothing was sent.
+        /// Not connected yet: nothing was sent; calls wait.
         case idle
         case open
         /// Closed or failed: new calls fail at once.
@@ -182,6 +182,7 @@ final class GRPCClientConnection: ChannelDuplexHandler {
             pending.writeHTTP2WindowUpdate(streamID: 0, increment: raise)
             connectionReceiveWindow += raise
         }
+        openWaitingCalls()  // Calls made before the connection was up.
         flushNow()
     }
 

@@ -58,6 +58,20 @@ import Testing
         #expect(try server.frames().isEmpty)
     }
 
+    /// A call made before the connection is up waits for it, and goes out after the preface.
+    @Test func callMadeBeforeTheConnectionIsUpWaitsForIt() throws {
+        let server = try Server(connected: false)
+        let call = range(server)
+        server.channel.embeddedEventLoop.run()
+        #expect(try server.channel.readOutbound(as: ByteBuffer.self) == nil)
+        try server.connect()
+        let frames = try server.frames()
+        #expect(frames.map(\.header.kind) == [.settings, .windowUpdate, .headers, .data])
+        try server.send { $0.writeHTTP2Settings([]) }
+        try server.respond(stream: 1, Self.rangeResponse("v"))
+        #expect(call.value?.kvs.first?.value == Data("v".utf8))
+    }
+
     @Test func answersPingWithTheSameBytesAndIgnoresPingAcks() throws {
         let server = try Server()
         try server.handshake()

@@ -22,13 +22,18 @@ final class ScriptedHTTP2Server {
     var encoder = HPACKEncoder(allocator: ByteBufferAllocator(), useHuffmanEncoding: false)
     var decoder = HPACKDecoder(allocator: ByteBufferAllocator())
 
-    init(configuration: GRPCConnectionConfiguration = GRPCConnectionConfiguration()) throws {
+    /// `connected: false` leaves the channel inactive until `connect()`.
+    init(configuration: GRPCConnectionConfiguration = GRPCConnectionConfiguration(), connected: Bool = true) throws {
         let connection = GRPCClientConnection(authority: "keel.test:2379", configuration: configuration)
         channel = EmbeddedChannel(handler: connection)
-        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 2379)).wait()
         client = GRPCClient(
             channel: channel, connection: NIOLoopBound(connection, eventLoop: channel.eventLoop),
             messageBytesMax: configuration.messageBytesMax)
+        if connected { try connect() }
+    }
+
+    func connect() throws {
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 2379)).wait()
     }
 
     /// Reads the client's preface and first frames, then sends SETTINGS (with `settings`) and
