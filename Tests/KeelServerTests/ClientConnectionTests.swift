@@ -2,7 +2,6 @@ import Foundation
 import KeelAPI
 import KeelTestSupport
 import NIOCore
-import NIOHTTP2
 import NIOPosix
 import Synchronization
 import Testing
@@ -23,7 +22,9 @@ import Testing
         var failures: [String] = []
         while next < total {
             let calls: [EventLoopFuture<Etcdserverpb_PutResponse>] = (next..<min(next + window, total)).map { i in
-                let ping = HTTP2Frame(streamID: .rootStream, payload: .ping(HTTP2PingData(withInteger: UInt64(i)), ack: false))
+                var ping = ByteBuffer()
+                ping.writeBytes([0, 0, 8, 6, 0, 0, 0, 0, 0])  // PING, 8 bytes, stream 0
+                ping.writeInteger(UInt64(i))
                 client.channel.writeAndFlush(ping, promise: nil)
                 var put = Etcdserverpb_PutRequest()
                 put.key = Data("key-\(i % 1000)".utf8)

@@ -1,28 +1,23 @@
 import NIOCore
-import NIOHPACK
-import NIOHTTP2
 import NIOPosix
 import SwiftProtobuf
 
 /// One HTTP/2 connection (prior knowledge, no TLS) to a gRPC server, carrying any number of
-/// concurrent calls, each on its own stream. Safe to use from any thread.
+/// concurrent calls, each on its own stream. Safe to use from any thread; a call made off the
+/// connection's event loop hops there once.
 ///
-/// It uses the same raised PING/SETTINGS limit as the server: etcd's grpc-go server sends a
-/// BDP PING for about every call, which would trip swift-nio-http2's default after ~200 calls.
+/// The HTTP/2 is Keel's own (`GRPCClientConnection`): frames written straight on the
+/// connection's channel, no stream channels. A load generator's CPU per call competes with the
+/// server it measures, so a call costs a small object, the caller's promise and its bytes.
 public final class GRPCClient: Sendable {
     public let channel: any Channel
-    private let multiplexer: NIOHTTP2Handler.StreamMultiplexer
-    private let authority: String
-    private let configuration: GRPCConnectionConfiguration
+    private let connection: NIOLoopBound<GRPCClientConnection>
+    private let messageBytesMax: Int
 
-    private init(
-        channel: any Channel, multiplexer: NIOHTTP2Handler.StreamMultiplexer, authority: String,
-        configuration: GRPCConnectionConfiguration
-    ) {
+    init(channel: any Channel, connection: NIOLoopBound<GRPCClientConnection>, messageBytesMax: Int) {
         self.channel = channel
-        self.multiplexer = multiplexer
-        self.authority = authority
-        self.configuration = configuration
+        self.connection = connection
+        self.messageBytesMax = messageBytesMax
     }
 
     public static func connect(
@@ -33,20 +28,17 @@ public final class GRPCClient: Sendable {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
-                        mode: .client, connectionConfiguration: configuration.http2Connection,
-                        streamConfiguration: configuration.http2Stream
-                    ) { pushed in
-                        // Servers do not open streams towards gRPC clients.
-                        pushed.close()
-                    }
+                    try channel.pipeline.syncOperations.addHandler(
+                        GRPCClientConnection(authority: "\(host):\(port)", configuration: configuration))
                 }
             }
             .connect(host: host, port: port)
             .flatMap { channel in
-                channel.pipeline.handler(type: NIOHTTP2Handler.self).flatMap { $0.multiplexer }.map {
-                    GRPCClient(
-                        channel: channel, multiplexer: $0, authority: "\(host):\(port)", configuration: configuration)
+                channel.eventLoop.submit {
+                    let connection = try channel.pipeline.syncOperations.handler(type: GRPCClientConnection.self)
+                    return GRPCClient(
+                        channel: channel, connection: NIOLoopBound(connection, eventLoop: channel.eventLoop),
+                        messageBytesMax: configuration.messageBytesMax)
                 }
             }
     }
@@ -66,27 +58,22 @@ public final class GRPCClient: Sendable {
             promise.fail(GRPCStatus(.internal, "cannot serialize request: \(error)"))
             return promise.futureResult
         }
-        let stream = openStream(path, timeout: timeout, onMessage: nil) { status, messages in
-            guard status.code == .ok else { return promise.fail(status) }
-            guard messages.count == 1 else {
-                return promise.fail(GRPCStatus(.internal, "\(messages.count) response messages for a unary call"))
-            }
-            do {
-                promise.succeed(try Response(serializedBytes: Array(messages[0].readableBytesView)))
-            } catch {
-                promise.fail(GRPCStatus(.internal, "cannot parse response: \(error)"))
-            }
-        }
-        stream.whenComplete { result in
-            switch result {
-            case .success(let channel):
-                let framed = GRPCMessageFramer.frame(body, allocator: channel.allocator)
-                let data = HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(framed), endStream: true))
-                channel.writeAndFlush(data, promise: nil)
-            case .failure(let error):
-                promise.fail(GRPCStatus(.unavailable, "cannot open a stream: \(error)"))
-            }
-        }
+        let call = GRPCClientCall(
+            path: path, timeout: timeout, messageBytesMax: messageBytesMax,
+            receiver: .unary { result in
+                switch result {
+                case .success(let bytes):
+                    do {
+                        promise.succeed(try Response(serializedBytes: Array(bytes.readableBytesView)))
+                    } catch {
+                        promise.fail(GRPCStatus(.internal, "cannot parse response: \(error)"))
+                    }
+                case .failure(let status):
+                    promise.fail(status)
+                }
+            })
+        call.unaryRequest = body
+        start(call)
         return promise.futureResult
     }
 
@@ -103,42 +90,34 @@ public final class GRPCClient: Sendable {
         onResponse: @escaping @Sendable (Response) -> Void
     ) -> GRPCClientStreamingCall<Request> {
         let statusPromise = channel.eventLoop.makePromise(of: GRPCStatus.self)
-        let stream = openStream(
-            path, timeout: nil, flushHeaders: true,
-            onMessage: { bytes in
-                do {
-                    onResponse(try Response(serializedBytes: Array(bytes.readableBytesView)))
-                } catch {
-                    statusPromise.fail(GRPCStatus(.internal, "cannot parse response: \(error)"))
-                }
-            },
-            onFinish: { status, _ in statusPromise.succeed(status) })
-        stream.whenFailure { statusPromise.fail(GRPCStatus(.unavailable, "cannot open a stream: \($0)")) }
-        return GRPCClientStreamingCall(stream: stream, status: statusPromise.futureResult)
+        let call = GRPCClientCall(
+            path: path, timeout: nil, messageBytesMax: messageBytesMax,
+            receiver: .streaming(
+                onMessage: { bytes throws(GRPCStatus) in
+                    let response: Response
+                    do {
+                        response = try Response(serializedBytes: Array(bytes.readableBytesView))
+                    } catch {
+                        throw GRPCStatus(.internal, "cannot parse response: \(error)")
+                    }
+                    onResponse(response)
+                },
+                onEnd: { ending in
+                    switch ending {
+                    case .success(let status): statusPromise.succeed(status)
+                    case .failure(let status): statusPromise.fail(status)
+                    }
+                }))
+        start(call)
+        return GRPCClientStreamingCall(connection: connection, call: call, status: statusPromise.futureResult)
     }
 
-    /// Creates a stream, installs its response reader and writes the request headers (a unary
-    /// call leaves them unflushed, to go out with its one message).
-    private func openStream(
-        _ path: String, timeout: TimeAmount?, flushHeaders: Bool = false, onMessage: (@Sendable (ByteBuffer) -> Void)?,
-        onFinish: @escaping @Sendable (GRPCStatus, [ByteBuffer]) -> Void
-    ) -> EventLoopFuture<any Channel> {
-        let messageBytesMax = configuration.messageBytesMax
-        var headers: HPACKHeaders = [
-            ":method": "POST", ":scheme": "http", ":path": path, ":authority": authority,
-            "content-type": GRPCHeaders.contentType, "te": "trailers", "user-agent": "keel-grpc",
-        ]
-        if let timeout { headers.add(name: GRPCHeaders.timeout, value: GRPCTimeout.format(timeout)) }
-        let requestHeaders = headers
-        return multiplexer.createStreamChannel { stream in
-            stream.eventLoop.makeCompletedFuture {
-                try stream.pipeline.syncOperations.addHandler(
-                    GRPCClientStreamHandler(messageBytesMax: messageBytesMax, onMessage: onMessage, onFinish: onFinish))
-            }
-        }.map { stream in
-            stream.write(HTTP2Frame.FramePayload.headers(.init(headers: requestHeaders)), promise: nil)
-            if flushHeaders { stream.flush() }
-            return stream
+    private func start(_ call: GRPCClientCall) {
+        let connection = connection
+        if connection.eventLoop.inEventLoop {
+            connection.value.startCall(call)
+        } else {
+            connection.eventLoop.execute { connection.value.startCall(call) }
         }
     }
 }
