@@ -8,7 +8,7 @@ import PackageDescription
 // keel-bench links the engines for its `wal`, `storage`, `mvcc` and `raft` subcommands (measured on this
 // machine), and LMDB (CLMDB) to compare the storage engine with it; nothing else does.
 //   SwiftProtobuf ─▶ KeelAPI (etcd v3's wire messages, generated from Sources/KeelAPI/proto by Scripts/gen-protos)
-//   NIOCore, NIOPosix, NIOHTTP1, NIOHTTP2, NIOHPACK ─▶ KeelAPI (gRPC over HTTP/2 and HTTP/1.1 on one port, server and client)
+//   NIOCore, NIOPosix, NIOHTTP1, NIOHPACK ─▶ KeelAPI (gRPC over HTTP/2 and HTTP/1.1 on one port, server and client)
 //   everything above ─▶ KeelServer (the node: raft loop, apply loop, etcd services, gateway, flags) ─▶ keel (KeelMain)
 // KeelAPI is for the server and keel-bench only: no engine imports it, so the engines never see a
 // wire type and build without SwiftProtobuf.
@@ -37,8 +37,9 @@ let package = Package(
         // No traits: with its default traits SwiftPM hands SwiftProtobuf its trait defines in a
         // changing order and the module rebuilds at random (SWIFT-NOTES.md).
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0", traits: []),
-        // gRPC is served and called over swift-nio-http2 directly, not through grpc-swift's
-        // transport, which cannot raise the inbound PING limit grpc-go needs (SWIFT-NOTES.md).
+        // gRPC is served and called over Keel's own HTTP/2 (KeelAPI/GRPC), not through grpc-swift
+        // or swift-nio-http2's stream multiplexer, which cost about as much CPU per call as the
+        // rest of a put; swift-nio-http2 provides the HPACK decoder (NIOHPACK).
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
     ],
@@ -76,7 +77,6 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
                 .product(name: "NIOHPACK", package: "swift-nio-http2"),
             ],
             // The .proto sources are inputs of Scripts/gen-protos; only Generated/ is compiled.
@@ -90,7 +90,6 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
                 .product(name: "NIOHPACK", package: "swift-nio-http2"),
             ]
         ),
@@ -128,7 +127,6 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
                 .product(name: "NIOHPACK", package: "swift-nio-http2"),
             ]
         ),
@@ -141,7 +139,6 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
             ]
         ),
     ],

@@ -1,6 +1,5 @@
 import NIOCore
 import NIOHPACK
-import NIOHTTP2
 import SwiftProtobuf
 
 /// What a gRPC handler learns about its call.

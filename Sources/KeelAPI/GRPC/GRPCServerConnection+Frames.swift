@@ -47,7 +47,7 @@ extension GRPCServerConnection {
         }
         let endStream = header.has(HTTP2Wire.Flags.endStream)
         if header.length == 0 && !endStream { try countControlFrame() }  // empty DATA floods
-        let data = try Self.unpadded(payload, header)
+        let data = try HTTP2Wire.dataBytes(header, payload)
         guard let call = calls[header.streamID] else {
             guard header.streamID <= lastStreamID else { throw ConnectionError(.protocolError, "DATA on an idle stream") }
             return  // a stream already closed here: ignored
@@ -67,11 +67,7 @@ extension GRPCServerConnection {
 
     private func receiveHeaders(_ header: HTTP2Wire.FrameHeader, _ payload: ByteBuffer) throws(ConnectionError) {
         guard header.streamID != 0 else { throw ConnectionError(.protocolError, "HEADERS on stream 0") }
-        var block = try Self.unpadded(payload, header)
-        if header.has(HTTP2Wire.Flags.priority) {
-            guard block.readableBytes >= 5 else { throw ConnectionError(.frameSizeError, "HEADERS too short for its priority") }
-            block.moveReaderIndex(forwardBy: 5)
-        }
+        let block = try HTTP2Wire.headerBlockFragment(header, payload)
         let endStream = header.has(HTTP2Wire.Flags.endStream)
         if header.has(HTTP2Wire.Flags.endHeaders) {
             try headerBlockComplete(streamID: header.streamID, endStream: endStream, block: block)
@@ -202,15 +198,5 @@ extension GRPCServerConnection {
         call.sendWindow += increment
         guard call.sendWindow <= HTTP2Wire.windowMax else { return reset(call, .flowControlError) }
         if call.isBlocked { sendBlocked() }
-    }
-
-    /// The payload of a DATA or HEADERS frame without its padding.
-    private static func unpadded(_ payload: ByteBuffer, _ header: HTTP2Wire.FrameHeader) throws(ConnectionError) -> ByteBuffer {
-        guard header.has(HTTP2Wire.Flags.padded) else { return payload }
-        var payload = payload
-        guard let padding = payload.readInteger(as: UInt8.self), Int(padding) <= payload.readableBytes else {
-            throw ConnectionError(.protocolError, "padding longer than its frame")
-        }
-        return payload.readSlice(length: payload.readableBytes - Int(padding))!
     }
 }

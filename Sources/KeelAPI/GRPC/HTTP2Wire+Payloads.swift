@@ -1,7 +1,7 @@
 import NIOCore
 
-/// Reading the payloads of frames that carry padding (DATA, HEADERS) and naming error codes:
-/// what Keel's client needs beyond `HTTP2Wire`.
+/// Reading the payloads of frames that carry padding (DATA, HEADERS), for Keel's server and
+/// client alike, and naming error codes.
 extension HTTP2Wire {
     /// The data of a DATA frame: its payload without the pad length byte and the padding.
     ///
