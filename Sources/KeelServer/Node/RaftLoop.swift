@@ -218,7 +218,13 @@ final class RaftLoop: @unchecked Sendable {
         do throws(WALError) {
             let ticket = try log.persist(ready)
             if let ticket { lastTicket = ticket }
-            if peers != nil, let ticket, ready.mustSync { try log.wal.wait(for: ticket) }
+            // What leaves only once the disk has this Ready (acknowledgements and votes) waits
+            // for it. A leader's Ready has none (raft counts the leader's own log at append,
+            // and the apply loop waits for the ticket before applying), so the leader keeps
+            // taking proposals and acknowledgements while its fdatasync runs.
+            if peers != nil, let ticket, ready.mustSync, !ready.messagesAfterPersist.isEmpty {
+                try log.wal.wait(for: ticket)
+            }
         } catch {
             fatal("failed to write the raft log: \(error)")
         }
