@@ -204,15 +204,9 @@ extension GRPCClientConnection {
     }
 
     private func receiveWindowUpdate(_ header: Frame, _ payload: ByteBuffer) throws(ConnectionError) {
-        guard header.length == 4 else { throw ConnectionError(.frameSizeError, "WINDOW_UPDATE of \(header.length) bytes") }
-        var payload = payload
-        let increment = Int(payload.readInteger(as: UInt32.self)! & 0x7fff_ffff)
+        let increment = try HTTP2Wire.windowIncrement(header, payload)
         guard header.streamID != 0 else {
-            guard increment > 0 else { throw ConnectionError(.protocolError, "WINDOW_UPDATE of 0 on the connection") }
-            connectionSendWindow += increment
-            guard connectionSendWindow <= HTTP2Wire.windowMax else {
-                throw ConnectionError(.flowControlError, "the connection's send window above 2^31-1")
-            }
+            try HTTP2Wire.grow(connectionWindow: &connectionSendWindow, by: increment)
             return resumeCallsWaitingForConnectionWindow()
         }
         guard let call = streams[header.streamID] else {

@@ -179,15 +179,9 @@ extension GRPCServerConnection {
     }
 
     private func receiveWindowUpdate(_ header: HTTP2Wire.FrameHeader, _ payload: ByteBuffer) throws(ConnectionError) {
-        guard header.length == 4 else { throw ConnectionError(.frameSizeError, "WINDOW_UPDATE of \(header.length) bytes") }
-        var payload = payload
-        let increment = Int(payload.readInteger(as: UInt32.self)! & 0x7fff_ffff)
+        let increment = try HTTP2Wire.windowIncrement(header, payload)
         if header.streamID == 0 {
-            guard increment > 0 else { throw ConnectionError(.protocolError, "WINDOW_UPDATE of 0") }
-            connectionSendWindow += increment
-            guard connectionSendWindow <= HTTP2Wire.windowMax else {
-                throw ConnectionError(.flowControlError, "the connection window above 2^31-1")
-            }
+            try HTTP2Wire.grow(connectionWindow: &connectionSendWindow, by: increment)
             return sendBlocked()
         }
         guard let call = calls[header.streamID] else {

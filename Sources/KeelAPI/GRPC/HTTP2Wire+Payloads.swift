@@ -31,6 +31,23 @@ extension HTTP2Wire {
         return payload
     }
 
+    /// The window increment a WINDOW_UPDATE carries (RFC 9113 §6.9); its payload is 4 bytes.
+    static func windowIncrement(_ header: FrameHeader, _ payload: ByteBuffer) throws(ConnectionError) -> Int {
+        var payload = payload
+        guard header.length == 4, let raw = payload.readInteger(as: UInt32.self) else {
+            throw ConnectionError(.frameSizeError, "WINDOW_UPDATE of \(header.length) bytes")
+        }
+        return Int(raw & 0x7fff_ffff)
+    }
+
+    /// Grows the connection's send window by a WINDOW_UPDATE's increment: an increment of 0 is
+    /// a PROTOCOL_ERROR, a window past 2^31-1 a FLOW_CONTROL_ERROR.
+    static func grow(connectionWindow window: inout Int, by increment: Int) throws(ConnectionError) {
+        guard increment > 0 else { throw ConnectionError(.protocolError, "WINDOW_UPDATE of 0 on the connection") }
+        window += increment
+        guard window <= windowMax else { throw ConnectionError(.flowControlError, "the connection's send window above 2^31-1") }
+    }
+
     /// RFC 9113 §6.1: padding as long as the payload or longer is a PROTOCOL_ERROR.
     private static func removePadding(_ header: FrameHeader, _ payload: inout ByteBuffer) throws(ConnectionError) {
         guard header.has(Flags.padded) else { return }
