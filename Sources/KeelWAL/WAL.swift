@@ -205,14 +205,6 @@ public final class WAL: @unchecked Sendable {
         var nanoseconds: UInt64 = 0
     }
 
-    /// Hands `notice` on: its wake-ups to the notifier thread, or done here when
-    /// `wakeWaitersOnWriter` is set (callbacks always run on the notifier thread).
-    private func deliver(_ notice: Notice) {
-        guard options.wakeWaitersOnWriter, notice.words != 0 else { return notifier.post(notice) }
-        for word in 0..<8 where notice.words & (1 << word) != 0 { durableEvents.notifyAll(word) }
-        if !notice.callbacks.isEmpty { notifier.post(Notice(callbacks: notice.callbacks, error: notice.error)) }
-    }
-
     /// The writer loop: take pending batches, write and fdatasync them, announce them in order.
     ///
     /// With io_uring up to `batchesInFlightMax` batches are on the disk at once: while the
@@ -249,13 +241,13 @@ public final class WAL: @unchecked Sendable {
                     notice.merge(Notice(words: Self.allWords, callbacks: takeCallbacks(upTo: durableTicket)))
                 }
                 if closing { break }
-                deliver(notice)
+                notifier.post(notice)
                 notice = Notice()
                 lock.wait(Self.workArrived)
             }
             if pending.isEmpty && flight.isEmpty {
                 lock.unlock()
-                deliver(notice)
+                notifier.post(notice)
                 return
             }
             var taken: (batch: Batch, generation: UInt64)?
@@ -267,7 +259,7 @@ public final class WAL: @unchecked Sendable {
                 lock.broadcast(Self.spaceFreed)
             }
             lock.unlock()
-            deliver(notice)
+            notifier.post(notice)
 
             do {
                 if let taken {
@@ -349,7 +341,7 @@ public final class WAL: @unchecked Sendable {
                     continue
                 }
             }
-            if announcing { deliver(lock.withLock { announce(flight[i]) }) }
+            if announcing { notifier.post(lock.withLock { announce(flight[i]) }) }
         }
         flight.removeAll()
     }
@@ -382,7 +374,7 @@ public final class WAL: @unchecked Sendable {
         lock.broadcast(Self.spaceFreed)
         lock.unlock()
         options.log("write failed, the WAL accepts no more records: \(error)")
-        deliver(Notice(words: Self.allWords, callbacks: all, error: .failed(error)))
+        notifier.post(Notice(words: Self.allWords, callbacks: all, error: .failed(error)))
     }
 
     private func takeCallbacks(upTo ticket: UInt64) -> [@Sendable (WALError?) -> Void] {
@@ -412,7 +404,7 @@ public final class WAL: @unchecked Sendable {
         lock.unlock()
         writer?.join()
         writer = nil
-        deliver(Notice(words: Self.allWords))
+        notifier.post(Notice(words: Self.allWords))
         notifier.stop()
         preparation?.finish()
         preparation = nil

@@ -25,11 +25,6 @@ public struct WALOptions: Sendable {
     /// nice -10 and ~7,000/s at nice -20. Needs CAP_SYS_NICE (or RLIMIT_NICE); without it
     /// the writer keeps its priority and the WAL logs that once.
     public var writerNice: Int32? = -20
-    /// Whether the writer wakes the threads waiting for durability itself instead of through
-    /// the notifier thread. The notifier keeps a writer with dozens of waiting appenders going
-    /// from one fdatasync to the next; with one or two waiters (a node's raft and apply
-    /// loops) the extra thread is only one more hand-off on every commit's path.
-    public var wakeWaitersOnWriter = false
     /// A monotonic clock in nanoseconds. When set, the writer measures how long each write +
     /// fdatasync takes (`WALStats.syncNanoseconds`); the WAL never reads a clock otherwise.
     public var clock: (@Sendable () -> UInt64)?

@@ -5,16 +5,13 @@ import Testing
 
 @Suite struct WALConcurrencyTests {
     /// 64 appenders × 1000 records each, half waiting on tickets and half on callbacks:
-    /// nothing lost, each appender's order kept, every completion fired exactly once; with
-    /// waiters woken by the notifier thread and by the writer itself.
-    @Test(.timeLimit(.minutes(1)), arguments: DurableFileTestsBackends.all, [false, true])
-    func manyAppendersGroupCommit(backend: IOBackendChoice, wakeOnWriter: Bool) throws {
+    /// nothing lost, each appender's order kept, every completion fired exactly once.
+    @Test(arguments: DurableFileTestsBackends.all)
+    func manyAppendersGroupCommit(backend: IOBackendChoice) throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
         let appenders = 64, perAppender = 1000
-        var options = testOptions(segmentBytes: 1 << 20, backend: backend)
-        options.wakeWaitersOnWriter = wakeOnWriter
-        let (wal, _) = try WAL.open(directory: directory.path, options: options)
+        let (wal, _) = try WAL.open(directory: directory.path, options: testOptions(segmentBytes: 1 << 20, backend: backend))
         // Replay checks that entry indexes follow each other, so an index is taken and its
         // record appended under one lock; durability is awaited outside it, concurrently.
         let order = ConditionLock()

@@ -128,7 +128,6 @@ public final class KeelNode: Sendable {
         let learners = membership.members.filter(\.isLearner).map { NodeID($0.id) }
         var walOptions = WALOptions()
         walOptions.backend = options.walIO
-        walOptions.wakeWaitersOnWriter = true
         walOptions.log = { line in logger.warn("wal: " + line) }
         let stages = observers.stages
         walOptions.clock = { MonotonicClock.nanoseconds() }
