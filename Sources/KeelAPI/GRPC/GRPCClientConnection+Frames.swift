@@ -11,9 +11,7 @@ extension GRPCClientConnection {
     typealias ConnectionError = HTTP2Wire.ConnectionError
 
     func receive(_ header: Frame, _ payload: ByteBuffer) throws(ConnectionError) {
-        if headerBlockInProgress != nil, header.type != HTTP2Wire.FrameType.continuation.rawValue {
-            throw ConnectionError(.protocolError, "frame of type \(header.type) inside a header block")
-        }
+        try headerBlocks.checkNext(header)
         if !receivedSettings {
             guard header.type == HTTP2Wire.FrameType.settings.rawValue, !header.has(HTTP2Wire.Flags.ack) else {
                 throw ConnectionError(.protocolError, "the server's first frame is not SETTINGS")
@@ -22,8 +20,8 @@ extension GRPCClientConnection {
         }
         switch HTTP2Wire.FrameType(rawValue: header.type) {
         case .data: try receiveData(header, payload)
-        case .headers: try receiveHeaders(header, payload)
-        case .continuation: try receiveContinuation(header, payload)
+        case .headers: if let block = try headerBlocks.headers(header, payload) { try receiveHeaderBlock(block) }
+        case .continuation: if let block = try headerBlocks.continuation(header, payload) { try receiveHeaderBlock(block) }
         case .rstStream: try receiveRstStream(header, payload)
         case .settings: try receiveSettings(header, payload)
         case .ping: try receivePing(header, payload)
@@ -103,46 +101,9 @@ extension GRPCClientConnection {
         }
     }
 
-    private func receiveHeaders(_ header: Frame, _ payload: ByteBuffer) throws(ConnectionError) {
-        guard header.streamID != 0 else { throw ConnectionError(.protocolError, "HEADERS on stream 0") }
-        let fragment = try HTTP2Wire.headerBlockFragment(header, payload)
-        let endStream = header.has(HTTP2Wire.Flags.endStream)
-        if header.has(HTTP2Wire.Flags.endHeaders) {
-            try receiveHeaderBlock(streamID: header.streamID, endStream: endStream, fragment)
-        } else {
-            headerBlockInProgress = (header.streamID, endStream, fragment)
-        }
-    }
-
-    private func receiveContinuation(_ header: Frame, _ payload: ByteBuffer) throws(ConnectionError) {
-        guard var progress = headerBlockInProgress, progress.streamID == header.streamID else {
-            throw ConnectionError(.protocolError, "CONTINUATION on stream \(header.streamID) outside its header block")
-        }
-        var payload = payload
-        progress.block.writeBuffer(&payload)
-        // A header block may not outgrow what its decoded list may hold by much: stop a
-        // server that sends CONTINUATION frames without end.
-        guard progress.block.readableBytes <= 2 * Self.headerListBytesMax else {
-            throw ConnectionError(.enhanceYourCalm, "a header block of over \(2 * Self.headerListBytesMax) bytes")
-        }
-        if header.has(HTTP2Wire.Flags.endHeaders) {
-            headerBlockInProgress = nil
-            try receiveHeaderBlock(streamID: progress.streamID, endStream: progress.endStream, progress.block)
-        } else {
-            headerBlockInProgress = progress
-        }
-    }
-
-    /// Decodes a whole header block (always: the decoder's table must see every block) and
-    /// gives it to its call, if the call is still running.
-    private func receiveHeaderBlock(streamID: UInt32, endStream: Bool, _ block: ByteBuffer) throws(ConnectionError) {
-        var block = block
-        let headers: HPACKHeaders
-        do {
-            headers = try decoder.decodeHeaders(from: &block)
-        } catch {
-            throw ConnectionError(.compressionError, "cannot decode a header block: \(error)")
-        }
+    /// Gives a whole header block to its call, if the call is still running.
+    private func receiveHeaderBlock(_ block: HTTP2HeaderBlockReader.Block) throws(ConnectionError) {
+        let (streamID, endStream, headers) = (block.streamID, block.endStream, block.headers)
         guard let call = streams[streamID] else {
             if isIdle(streamID) { throw ConnectionError(.protocolError, "HEADERS on idle stream \(streamID)") }
             return

@@ -14,8 +14,8 @@ import NIOHPACK
 /// ways (queued DATA per stream; WINDOW_UPDATEs once half a window is consumed), the server's
 /// MAX_CONCURRENT_STREAMS (calls beyond it wait), MAX_FRAME_SIZE, header blocks across
 /// CONTINUATION frames, padding, RST_STREAM, GOAWAY. Its header blocks never use HPACK's
-/// dynamic table (`HTTP2HeaderBlock`); the server's are decoded with `HPACKDecoder`, which sees
-/// every block in order, for streams already forgotten too.
+/// dynamic table (`HTTP2HeaderBlock`); the server's are gathered and decoded by an
+/// `HTTP2HeaderBlockReader`, which sees every block in order, for streams already forgotten too.
 ///
 /// A protocol error of the server's (a malformed frame, a bad size) is answered with GOAWAY
 /// and the connection is closed; every call then fails with UNAVAILABLE, as it does when the
@@ -49,10 +49,10 @@ final class GRPCClientConnection: ChannelDuplexHandler {
 
     // Inbound.
     var inbound: ByteBuffer
-    var decoder: HPACKDecoder
+    /// A header block may not outgrow what its decoded list may hold by much.
+    var headerBlocks = HTTP2HeaderBlockReader(
+        headerListBytesMax: GRPCClientConnection.headerListBytesMax, blockBytesMax: 2 * GRPCClientConnection.headerListBytesMax)
     var receivedSettings = false
-    /// A header block whose CONTINUATION frames are still to come.
-    var headerBlockInProgress: (streamID: UInt32, endStream: Bool, block: ByteBuffer)?
 
     // The server's settings.
     var peerMaxFrameBytes = HTTP2Wire.maxFrameSizeDefault
@@ -97,9 +97,6 @@ final class GRPCClientConnection: ChannelDuplexHandler {
         headerBlockTail = Array(tail.readableBytesView)
         pending = ByteBuffer()
         inbound = ByteBuffer()
-        decoder = HPACKDecoder(
-            allocator: ByteBufferAllocator(), maxDynamicTableSize: HPACKDecoder.maxDynamicTableSize,
-            maxHeaderListSize: Self.headerListBytesMax)
     }
 
     /// SETTINGS_MAX_HEADER_LIST_SIZE we advertise (and decode up to), as Keel's server does.

@@ -1,20 +1,15 @@
 import NIOCore
-import NIOHPACK
 
 /// The frames a client sends, each checked as RFC 9113 asks and handed to its call.
 extension GRPCServerConnection {
     typealias ConnectionError = HTTP2Wire.ConnectionError
 
     func receiveFrame(_ header: HTTP2Wire.FrameHeader, _ payload: ByteBuffer) throws(ConnectionError) {
-        if let pending = pendingHeaderBlock,
-            header.type != HTTP2Wire.FrameType.continuation.rawValue || header.streamID != pending.streamID
-        {
-            throw ConnectionError(.protocolError, "a header block was interrupted by another frame")
-        }
+        try headerBlocks.checkNext(header)
         switch HTTP2Wire.FrameType(rawValue: header.type) {
         case .data: try receiveData(header, payload)
-        case .headers: try receiveHeaders(header, payload)
-        case .continuation: try receiveContinuation(header, payload)
+        case .headers: if let block = try headerBlocks.headers(header, payload) { try receiveHeaderBlock(block) }
+        case .continuation: if let block = try headerBlocks.continuation(header, payload) { try receiveHeaderBlock(block) }
         case .priority:
             guard header.streamID != 0 else { throw ConnectionError(.protocolError, "PRIORITY on stream 0") }
             guard header.length == 5 else { throw ConnectionError(.frameSizeError, "PRIORITY of \(header.length) bytes") }
@@ -65,44 +60,9 @@ extension GRPCServerConnection {
         call.receiveData(data, endStream: endStream)
     }
 
-    private func receiveHeaders(_ header: HTTP2Wire.FrameHeader, _ payload: ByteBuffer) throws(ConnectionError) {
-        guard header.streamID != 0 else { throw ConnectionError(.protocolError, "HEADERS on stream 0") }
-        let block = try HTTP2Wire.headerBlockFragment(header, payload)
-        let endStream = header.has(HTTP2Wire.Flags.endStream)
-        if header.has(HTTP2Wire.Flags.endHeaders) {
-            try headerBlockComplete(streamID: header.streamID, endStream: endStream, block: block)
-        } else {
-            pendingHeaderBlock = (header.streamID, endStream, block)
-        }
-    }
-
-    private func receiveContinuation(_ header: HTTP2Wire.FrameHeader, _ payload: ByteBuffer) throws(ConnectionError) {
-        guard var pending = pendingHeaderBlock else {
-            throw ConnectionError(.protocolError, "CONTINUATION without a header block")
-        }
-        var more = payload
-        pending.block.writeBuffer(&more)
-        guard pending.block.readableBytes <= Self.headerBlockBytesMax else {
-            throw ConnectionError(.enhanceYourCalm, "header block above \(Self.headerBlockBytesMax) bytes")
-        }
-        if header.has(HTTP2Wire.Flags.endHeaders) {
-            pendingHeaderBlock = nil
-            try headerBlockComplete(streamID: pending.streamID, endStream: pending.endStream, block: pending.block)
-        } else {
-            pendingHeaderBlock = pending
-        }
-    }
-
     /// A whole header block: a new call's request headers, or an open call's trailers.
-    private func headerBlockComplete(streamID: UInt32, endStream: Bool, block: ByteBuffer) throws(ConnectionError) {
-        var block = block
-        let headers: HPACKHeaders
-        do {
-            // Decoded even for a stream we refuse or ignore: the decoder's table must follow.
-            headers = try decoder.decodeHeaders(from: &block)
-        } catch {
-            throw ConnectionError(.compressionError, "cannot decode a header block: \(error)")
-        }
+    private func receiveHeaderBlock(_ block: HTTP2HeaderBlockReader.Block) throws(ConnectionError) {
+        let (streamID, endStream, headers) = (block.streamID, block.endStream, block.headers)
         if let call = calls[streamID] {
             // The client's trailers: they only matter as the end of its stream.
             guard endStream, !call.inboundEnded else { return reset(call, .protocolError) }

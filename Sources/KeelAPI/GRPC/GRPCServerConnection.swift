@@ -1,5 +1,4 @@
 import NIOCore
-import NIOHPACK
 
 /// One HTTP/2 connection of the client port, each stream served as a `GRPCServerCall`.
 ///
@@ -13,8 +12,9 @@ import NIOHPACK
 /// control both ways (a window per stream and one for the connection; DATA beyond a window
 /// waits per stream, in the order the streams blocked), header blocks across CONTINUATION
 /// frames, padding, resets both ways, MAX_CONCURRENT_STREAMS (streams beyond it are refused),
-/// and GOAWAY on a connection error. Request header blocks are decoded with NIOHPACK's
-/// decoder; response blocks are written without the dynamic table (`HTTP2HeaderBlock`).
+/// and GOAWAY on a connection error. Request header blocks are gathered and decoded by an
+/// `HTTP2HeaderBlockReader` (NIOHPACK's decoder); response blocks are written without the
+/// dynamic table (`HTTP2HeaderBlock`).
 /// A peer that floods PING/SETTINGS/PRIORITY or resets beyond the configured rates, or sends
 /// a header block above `headerBlockBytesMax`, gets GOAWAY(ENHANCE_YOUR_CALM) and is closed.
 ///
@@ -43,12 +43,11 @@ final class GRPCServerConnection: ChannelInboundHandler {
     var output = ByteBuffer()
     var outputPromises: [EventLoopPromise<Void>] = []
     private var flushScheduled = false
-    var decoder: HPACKDecoder
+    var headerBlocks = HTTP2HeaderBlockReader(
+        headerListBytesMax: GRPCServerConnection.headerBlockBytesMax, blockBytesMax: GRPCServerConnection.headerBlockBytesMax)
     var calls: [UInt32: GRPCServerCall] = [:]
     /// The highest stream id the client opened.
     var lastStreamID: UInt32 = 0
-    /// A header block still waiting for its CONTINUATION frames.
-    var pendingHeaderBlock: (streamID: UInt32, endStream: Bool, block: ByteBuffer)?
 
     // The peer's settings.
     var peerFrameBytesMax = HTTP2Wire.maxFrameSizeDefault
@@ -76,9 +75,6 @@ final class GRPCServerConnection: ChannelInboundHandler {
         self.configuration = configuration
         self.count = count
         self.eventLoop = eventLoop
-        self.decoder = HPACKDecoder(
-            allocator: ByteBufferAllocator(), maxDynamicTableSize: HPACKDecoder.maxDynamicTableSize,
-            maxHeaderListSize: Self.headerBlockBytesMax)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
