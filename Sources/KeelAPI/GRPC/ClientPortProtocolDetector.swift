@@ -10,8 +10,6 @@ final class ClientPortProtocolDetector: ChannelInboundHandler, RemovableChannelH
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
 
-    static let preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
-
     private let configureHTTP2: (any Channel) throws -> Void
     private let configureHTTP1: (any Channel) throws -> Void
     private var held: ByteBuffer?
@@ -48,6 +46,7 @@ final class ClientPortProtocolDetector: ChannelInboundHandler, RemovableChannelH
     /// true: the HTTP/2 preface; false: something else; nil: too few bytes to tell yet.
     static func classify(_ bytes: ByteBuffer) -> Bool? {
         let view = bytes.readableBytesView
+        let preface = HTTP2Wire.preface
         for (offset, byte) in view.prefix(preface.count).enumerated() where byte != preface[offset] {
             return false
         }
