@@ -4,18 +4,11 @@ import NIOCore
 extension GRPCClientConnection {
     func receiveSettings(_ header: HTTP2Wire.FrameHeader, _ payload: ByteBuffer) throws(HTTP2Wire.ConnectionError) {
         typealias ConnectionError = HTTP2Wire.ConnectionError
-        guard header.streamID == 0 else { throw ConnectionError(.protocolError, "SETTINGS on stream \(header.streamID)") }
-        if header.has(HTTP2Wire.Flags.ack) {
-            guard header.length == 0 else { throw ConnectionError(.frameSizeError, "SETTINGS ACK of \(header.length) bytes") }
-            return
-        }
-        guard header.length % 6 == 0 else { throw ConnectionError(.frameSizeError, "SETTINGS of \(header.length) bytes") }
-        var payload = payload
+        guard let settings = try HTTP2Wire.settings(header, payload) else { return }
         let concurrentStreamsBefore = peerConcurrentStreamsMax
         var windowDelta = 0
-        while let identifier = payload.readInteger(as: UInt16.self), let value = payload.readInteger(as: UInt32.self) {
-            let value = Int(value)
-            switch HTTP2Wire.Setting(rawValue: identifier) {
+        for (setting, value) in settings {
+            switch setting {
             case .headerTableSize:
                 // Our blocks never use the table; a changed size only asks that the next
                 // block say so (RFC 7541 §4.2).
@@ -26,18 +19,12 @@ extension GRPCClientConnection {
             case .maxConcurrentStreams:
                 peerConcurrentStreamsMax = value
             case .initialWindowSize:
-                guard value <= HTTP2Wire.windowMax else {
-                    throw ConnectionError(.flowControlError, "SETTINGS_INITIAL_WINDOW_SIZE of \(value)")
-                }
                 windowDelta += value - peerInitialWindowBytes
                 peerInitialWindowBytes = value
             case .maxFrameSize:
-                guard value >= HTTP2Wire.maxFrameSizeDefault && value < 1 << 24 else {
-                    throw ConnectionError(.protocolError, "SETTINGS_MAX_FRAME_SIZE of \(value)")
-                }
                 peerMaxFrameBytes = value
-            case .maxHeaderListSize, nil:
-                break  // Our request headers are far below any sane limit; unknown settings are ignored.
+            case .maxHeaderListSize:
+                break  // Our request headers are far below any sane limit.
             }
         }
         pending.writeHTTP2Settings([], ack: true)

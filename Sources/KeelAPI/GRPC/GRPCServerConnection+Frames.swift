@@ -91,24 +91,15 @@ extension GRPCServerConnection {
     }
 
     private func receiveSettings(_ header: HTTP2Wire.FrameHeader, _ payload: ByteBuffer) throws(ConnectionError) {
-        guard header.streamID == 0 else { throw ConnectionError(.protocolError, "SETTINGS on a stream") }
-        if header.has(HTTP2Wire.Flags.ack) {
-            guard header.length == 0 else { throw ConnectionError(.frameSizeError, "SETTINGS ack with a payload") }
-            return
-        }
-        guard header.length % 6 == 0 else { throw ConnectionError(.frameSizeError, "SETTINGS of \(header.length) bytes") }
+        guard let settings = try HTTP2Wire.settings(header, payload) else { return }
         try countControlFrame()
-        var payload = payload
         var windowGrew = false
-        while let id = payload.readInteger(as: UInt16.self), let value = payload.readInteger(as: UInt32.self) {
-            switch HTTP2Wire.Setting(rawValue: id) {
+        for (setting, value) in settings {
+            switch setting {
             case .headerTableSize: tableSizeUpdatePending = true
-            case .enablePush:
-                guard value <= 1 else { throw ConnectionError(.protocolError, "ENABLE_PUSH of \(value)") }
             case .initialWindowSize:
-                guard value <= HTTP2Wire.windowMax else { throw ConnectionError(.flowControlError, "INITIAL_WINDOW_SIZE of \(value)") }
-                let delta = Int(value) - peerInitialWindow
-                peerInitialWindow = Int(value)
+                let delta = value - peerInitialWindow
+                peerInitialWindow = value
                 for call in calls.values {
                     call.sendWindow += delta
                     guard call.sendWindow <= HTTP2Wire.windowMax else {
@@ -116,12 +107,8 @@ extension GRPCServerConnection {
                     }
                 }
                 windowGrew = windowGrew || delta > 0
-            case .maxFrameSize:
-                guard value >= HTTP2Wire.maxFrameSizeDefault && value < 1 << 24 else {
-                    throw ConnectionError(.protocolError, "MAX_FRAME_SIZE of \(value)")
-                }
-                peerFrameBytesMax = Int(value)
-            case .maxConcurrentStreams, .maxHeaderListSize, nil: break
+            case .maxFrameSize: peerFrameBytesMax = value
+            case .enablePush, .maxConcurrentStreams, .maxHeaderListSize: break
             }
         }
         output.writeHTTP2Settings([], ack: true)

@@ -31,6 +31,37 @@ extension HTTP2Wire {
         return payload
     }
 
+    /// The values of a SETTINGS frame (RFC 9113 §6.5), in order, each checked against its
+    /// range; nil for an acknowledgement. Unknown settings are left out, as they are to be
+    /// ignored.
+    static func settings(_ header: FrameHeader, _ payload: ByteBuffer) throws(ConnectionError) -> [(Setting, Int)]? {
+        guard header.streamID == 0 else { throw ConnectionError(.protocolError, "SETTINGS on stream \(header.streamID)") }
+        if header.has(Flags.ack) {
+            guard header.length == 0 else { throw ConnectionError(.frameSizeError, "SETTINGS ACK of \(header.length) bytes") }
+            return nil
+        }
+        guard header.length % 6 == 0 else { throw ConnectionError(.frameSizeError, "SETTINGS of \(header.length) bytes") }
+        var payload = payload
+        var settings: [(Setting, Int)] = []
+        while let identifier = payload.readInteger(as: UInt16.self), let raw = payload.readInteger(as: UInt32.self) {
+            guard let setting = Setting(rawValue: identifier) else { continue }
+            let value = Int(raw)
+            switch setting {
+            case .enablePush:
+                guard value <= 1 else { throw ConnectionError(.protocolError, "SETTINGS_ENABLE_PUSH of \(value)") }
+            case .initialWindowSize:
+                guard value <= windowMax else { throw ConnectionError(.flowControlError, "SETTINGS_INITIAL_WINDOW_SIZE of \(value)") }
+            case .maxFrameSize:
+                guard value >= maxFrameSizeDefault && value < 1 << 24 else {
+                    throw ConnectionError(.protocolError, "SETTINGS_MAX_FRAME_SIZE of \(value)")
+                }
+            case .headerTableSize, .maxConcurrentStreams, .maxHeaderListSize: break
+            }
+            settings.append((setting, value))
+        }
+        return settings
+    }
+
     /// The window increment a WINDOW_UPDATE carries (RFC 9113 §6.9); its payload is 4 bytes.
     static func windowIncrement(_ header: FrameHeader, _ payload: ByteBuffer) throws(ConnectionError) -> Int {
         var payload = payload
