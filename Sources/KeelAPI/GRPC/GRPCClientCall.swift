@@ -53,10 +53,9 @@ final class GRPCClientCall: @unchecked Sendable {
 
     // Inbound side.
     var receivedEndStream = false
-    /// Bytes the server may still send before we grant more.
-    var receiveWindow = 0
-    /// Bytes consumed since the last stream WINDOW_UPDATE.
-    var receiveUnacknowledged = 0
+    /// What the server may still send on this stream before we grant more (set when the
+    /// stream opens).
+    var receiveWindow = HTTP2ReceiveWindow(size: 0, available: 0)
     var deframer: GRPCMessageDeframer
     var sawHeaders = false
     /// A unary call's first response message and how many arrived.

@@ -47,22 +47,16 @@ extension GRPCClientConnection {
             return  // A call that ended: the bytes still counted for the connection.
         }
         let endStream = header.has(HTTP2Wire.Flags.endStream)
-        call.receiveWindow -= header.length
-        guard call.receiveWindow >= 0 else {
+        guard call.receiveWindow.receive(header.length) else {
             return end(
                 call, .finished(GRPCStatus(.unavailable, "stream error: the server overran the flow-control window")),
                 notify: .reset(.flowControlError))
         }
         if endStream {
             call.receivedEndStream = true
-        } else {
-            call.receiveUnacknowledged += header.length
-            if call.receiveUnacknowledged >= configuration.streamWindowBytes / 2 {
-                pending.writeHTTP2WindowUpdate(streamID: header.streamID, increment: call.receiveUnacknowledged)
-                call.receiveWindow += call.receiveUnacknowledged
-                call.receiveUnacknowledged = 0
-                scheduleFlush()
-            }
+        } else if let increment = call.receiveWindow.grant() {
+            pending.writeHTTP2WindowUpdate(streamID: header.streamID, increment: increment)
+            scheduleFlush()
         }
         guard call.sawHeaders else {
             return end(call, .finished(GRPCStatus(.internal, "the response sent DATA before its headers")))
@@ -77,16 +71,11 @@ extension GRPCClientConnection {
     /// Counts inbound DATA against the connection's window and grants it back once half of it
     /// is used.
     private func consumeConnectionWindow(_ bytes: Int) throws(ConnectionError) {
-        connectionReceiveWindow -= bytes
-        guard connectionReceiveWindow >= 0 else {
+        guard connectionReceiveWindow.receive(bytes) else {
             throw ConnectionError(.flowControlError, "the server overran the connection's flow-control window")
         }
-        connectionReceiveUnacknowledged += bytes
-        let window = max(configuration.connectionWindowBytes, HTTP2Wire.windowDefault)
-        if connectionReceiveUnacknowledged >= window / 2 {
-            pending.writeHTTP2WindowUpdate(streamID: 0, increment: connectionReceiveUnacknowledged)
-            connectionReceiveWindow += connectionReceiveUnacknowledged
-            connectionReceiveUnacknowledged = 0
+        if let increment = connectionReceiveWindow.grant() {
+            pending.writeHTTP2WindowUpdate(streamID: 0, increment: increment)
             scheduleFlush()
         }
     }

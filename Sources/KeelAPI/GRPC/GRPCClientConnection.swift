@@ -64,8 +64,8 @@ final class GRPCClientConnection: ChannelDuplexHandler {
 
     // Flow control of the connection as a whole.
     var connectionSendWindow = HTTP2Wire.windowDefault
-    var connectionReceiveWindow = HTTP2Wire.windowDefault
-    var connectionReceiveUnacknowledged = 0
+    /// What the server may send on the connection; raised to the configured size at start.
+    var connectionReceiveWindow: HTTP2ReceiveWindow
     /// Calls with DATA queued that wait for connection window, first come first served.
     var waitingForConnectionWindow: [GRPCClientCall] = []
 
@@ -97,6 +97,8 @@ final class GRPCClientConnection: ChannelDuplexHandler {
         headerBlockTail = Array(tail.readableBytesView)
         pending = ByteBuffer()
         inbound = ByteBuffer()
+        let connectionWindow = max(configuration.connectionWindowBytes, HTTP2Wire.windowDefault)
+        connectionReceiveWindow = HTTP2ReceiveWindow(size: connectionWindow, available: connectionWindow)
     }
 
     /// SETTINGS_MAX_HEADER_LIST_SIZE we advertise (and decode up to), as Keel's server does.
@@ -177,7 +179,6 @@ final class GRPCClientConnection: ChannelDuplexHandler {
         let raise = configuration.connectionWindowBytes - HTTP2Wire.windowDefault
         if raise > 0 {
             pending.writeHTTP2WindowUpdate(streamID: 0, increment: raise)
-            connectionReceiveWindow += raise
         }
         openWaitingCalls()  // Calls made before the connection was up.
         flushNow()

@@ -37,10 +37,8 @@ final class GRPCServerCall: @unchecked Sendable {
     /// Bytes of DATA the client still lets us send on this stream (may go negative when it
     /// shrinks its initial window).
     var sendWindow: Int
-    /// Bytes of DATA the client may still send before we grant more.
-    var receiveWindow: Int
-    /// Bytes received since the last WINDOW_UPDATE we sent for this stream.
-    var receiveUnacknowledged = 0
+    /// What the client may still send on this stream before we grant more.
+    var receiveWindow: HTTP2ReceiveWindow
     /// Framed messages waiting for window, oldest first, with the promise of the send that
     /// queued each.
     var queued: [(bytes: ByteBuffer, promise: EventLoopPromise<Void>?)] = []
@@ -50,7 +48,7 @@ final class GRPCServerCall: @unchecked Sendable {
     /// In the connection's list of streams waiting for window.
     var isBlocked = false
 
-    init(streamID: UInt32, connection: GRPCServerConnection, sendWindow: Int, receiveWindow: Int) {
+    init(streamID: UInt32, connection: GRPCServerConnection, sendWindow: Int, receiveWindow: HTTP2ReceiveWindow) {
         self.streamID = streamID
         self.connection = connection
         self.eventLoop = connection.eventLoop

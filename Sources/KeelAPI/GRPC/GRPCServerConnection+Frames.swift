@@ -29,15 +29,11 @@ extension GRPCServerConnection {
     private func receiveData(_ header: HTTP2Wire.FrameHeader, _ payload: ByteBuffer) throws(ConnectionError) {
         guard header.streamID != 0 else { throw ConnectionError(.protocolError, "DATA on stream 0") }
         // Flow control counts the whole payload, padding included, whatever becomes of it.
-        connectionReceiveWindow -= header.length
-        guard connectionReceiveWindow >= 0 else {
+        guard connectionReceiveWindow.receive(header.length) else {
             throw ConnectionError(.flowControlError, "DATA beyond the connection window")
         }
-        connectionReceiveUnacknowledged += header.length
-        if connectionReceiveUnacknowledged >= configuration.connectionWindowBytes / 2 {
-            output.writeHTTP2WindowUpdate(streamID: 0, increment: connectionReceiveUnacknowledged)
-            connectionReceiveWindow += connectionReceiveUnacknowledged
-            connectionReceiveUnacknowledged = 0
+        if let increment = connectionReceiveWindow.grant() {
+            output.writeHTTP2WindowUpdate(streamID: 0, increment: increment)
             outputAppended()
         }
         let endStream = header.has(HTTP2Wire.Flags.endStream)
@@ -48,13 +44,9 @@ extension GRPCServerConnection {
             return  // a stream already closed here: ignored
         }
         guard !call.inboundEnded else { return reset(call, .streamClosed) }
-        call.receiveWindow -= header.length
-        guard call.receiveWindow >= 0 else { return reset(call, .flowControlError) }
-        call.receiveUnacknowledged += header.length
-        if !endStream, call.receiveUnacknowledged >= configuration.streamWindowBytes / 2 {
-            output.writeHTTP2WindowUpdate(streamID: call.streamID, increment: call.receiveUnacknowledged)
-            call.receiveWindow += call.receiveUnacknowledged
-            call.receiveUnacknowledged = 0
+        guard call.receiveWindow.receive(header.length) else { return reset(call, .flowControlError) }
+        if !endStream, let increment = call.receiveWindow.grant() {
+            output.writeHTTP2WindowUpdate(streamID: call.streamID, increment: increment)
             outputAppended()
         }
         call.receiveData(data, endStream: endStream)
@@ -77,7 +69,7 @@ extension GRPCServerConnection {
         }
         let call = GRPCServerCall(
             streamID: streamID, connection: self, sendWindow: peerInitialWindow,
-            receiveWindow: configuration.streamWindowBytes)
+            receiveWindow: HTTP2ReceiveWindow(size: configuration.streamWindowBytes, available: configuration.streamWindowBytes))
         register(call)
         call.open(headers, endStream: endStream)
     }

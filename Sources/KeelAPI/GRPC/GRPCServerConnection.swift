@@ -58,8 +58,8 @@ final class GRPCServerConnection: ChannelInboundHandler {
 
     // Flow control.
     var connectionSendWindow = HTTP2Wire.windowDefault
-    var connectionReceiveWindow = HTTP2Wire.windowDefault
-    var connectionReceiveUnacknowledged = 0
+    /// What the client may send on the connection; raised to the configured size at start.
+    var connectionReceiveWindow: HTTP2ReceiveWindow
     /// Streams with DATA waiting for window, in the order they blocked.
     var blocked: [GRPCServerCall] = []
     private(set) var channelWritable = true
@@ -75,6 +75,9 @@ final class GRPCServerConnection: ChannelInboundHandler {
         self.configuration = configuration
         self.count = count
         self.eventLoop = eventLoop
+        self.connectionReceiveWindow = HTTP2ReceiveWindow(
+            size: configuration.connectionWindowBytes,
+            available: max(configuration.connectionWindowBytes, HTTP2Wire.windowDefault))
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -87,10 +90,7 @@ final class GRPCServerConnection: ChannelInboundHandler {
             (.maxHeaderListSize, 16 * 1024),
         ])
         let raise = configuration.connectionWindowBytes - HTTP2Wire.windowDefault
-        if raise > 0 {
-            output.writeHTTP2WindowUpdate(streamID: 0, increment: raise)
-            connectionReceiveWindow += raise
-        }
+        if raise > 0 { output.writeHTTP2WindowUpdate(streamID: 0, increment: raise) }
         scheduleFlush()
     }
 

@@ -107,3 +107,35 @@ extension HTTP2Wire {
         }
     }
 }
+
+/// A flow-control window this side grants its peer (RFC 9113 §6.9), for a connection or one
+/// stream: the DATA bytes (padding included) the peer may still send, and those received
+/// since the last WINDOW_UPDATE, which are given back once half the window's size is used.
+struct HTTP2ReceiveWindow {
+    /// The window's size: grants are made once half of it is used.
+    let size: Int
+    /// Bytes the peer may still send.
+    private(set) var available: Int
+    private var unacknowledged = 0
+
+    init(size: Int, available: Int) {
+        self.size = size
+        self.available = available
+    }
+
+    /// Counts `bytes` received; false when they overran the window (a FLOW_CONTROL_ERROR).
+    mutating func receive(_ bytes: Int) -> Bool {
+        available -= bytes
+        unacknowledged += bytes
+        return available >= 0
+    }
+
+    /// The increment for a WINDOW_UPDATE once half the window is used (counted as granted
+    /// here), else nil.
+    mutating func grant() -> Int? {
+        guard unacknowledged >= size / 2, unacknowledged > 0 else { return nil }
+        defer { unacknowledged = 0 }
+        available += unacknowledged
+        return unacknowledged
+    }
+}
