@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 
 /// Runs programs for tests with posix_spawn: to completion with their output captured, or in
 /// the background (a server) with their output going to a file.
@@ -171,21 +172,64 @@ public final class BackgroundProcess: @unchecked Sendable {
     deinit { if !reaped { stop(signal: SIGKILL) } }
 }
 
-/// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then closed).
+/// A TCP port on 127.0.0.1 that was free a moment ago and that no other caller in this process
+/// has been given.
+///
+/// It is drawn below the kernel's ephemeral range (`ip_local_port_range`), so an outgoing
+/// connection of some other test can never take it as its local port between this check and
+/// the listener's bind, nor while a restarted listener is down (both were seen failing CI when
+/// ports came from binding port 0, which hands out ephemeral ports).
 public func freeLoopbackPort() -> Int {
+    let ephemeralLow = ephemeralPortRange().lowerBound
+    if ephemeralLow > lowestTestPort + 1000 {
+        for _ in 0..<2000 {
+            let port = handedOutPorts.withLock { ports -> Int? in
+                let port = Int.random(in: lowestTestPort..<ephemeralLow)
+                return ports.insert(port).inserted ? port : nil
+            }
+            if let port, bindsOnLoopback(port: port) { return port }
+        }
+    }
+    // The ephemeral range starts too low to leave room below it (or everything below was
+    // taken): let the kernel choose.
+    let port = boundLoopbackPort(0)
+    handedOutPorts.withLock { _ = $0.insert(port) }
+    return port
+}
+
+private let lowestTestPort = 20000
+private let handedOutPorts = Mutex<Set<Int>>([])
+
+/// The kernel's range for local ports of outgoing connections; Linux's default when unreadable.
+private func ephemeralPortRange() -> ClosedRange<Int> {
+    guard let file = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r") else { return 32768...60999 }
+    defer { fclose(file) }
+    var line = [CChar](repeating: 0, count: 64)
+    guard fgets(&line, Int32(line.count), file) != nil else { return 32768...60999 }
+    let fields = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        .split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).compactMap { Int($0) }
+    guard fields.count == 2, fields[0] > 0, fields[1] >= fields[0] else { return 32768...60999 }
+    return fields[0]...fields[1]
+}
+
+private func bindsOnLoopback(port: Int) -> Bool { boundLoopbackPort(port) == port }
+
+/// Binds a TCP socket to 127.0.0.1:`port` (0: any), closes it and returns the port it had, or
+/// -1 when the bind failed.
+private func boundLoopbackPort(_ port: Int) -> Int {
     let socketFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     precondition(socketFD >= 0)
     defer { close(socketFD) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
+    address.sin_port = UInt16(port).bigEndian
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    withUnsafeMutablePointer(to: &address) { pointer in
+    let bound = withUnsafeMutablePointer(to: &address) { pointer in
         pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
-            precondition(bind(socketFD, raw, length) == 0, "bind failed: errno \(errno)")
-            precondition(getsockname(socketFD, raw, &length) == 0)
+            bind(socketFD, raw, length) == 0 && getsockname(socketFD, raw, &length) == 0
         }
     }
-    return Int(UInt16(bigEndian: address.sin_port))
+    precondition(bound || port != 0, "bind failed: errno \(errno)")
+    return bound ? Int(UInt16(bigEndian: address.sin_port)) : -1
 }
