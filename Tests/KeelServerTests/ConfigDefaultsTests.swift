@@ -24,7 +24,7 @@ import Testing
         #expect(config.maxTxnOps == 128)
         #expect(config.autoCompaction == .off)
         #expect(config.logLevel == .info)
-        #expect(config.walIO == .auto)
+        #expect(config.walIO == .sync)
         #expect(config.watchProgressNotifyIntervalNanoseconds == 600_000_000_000)
         #expect(config.leaseCheckpointsEnabled)
         #expect(config.leaseCheckpointIntervalNanoseconds == 300_000_000_000)
@@ -78,7 +78,7 @@ import Testing
                 Issue.record("\(arguments) did not ask for help"); continue
             }
             #expect(text.contains("--listen-client-urls 'http://localhost:2379'"))
-            #expect(text.contains("--wal-io 'auto'"))
+            #expect(text.contains("--wal-io 'sync'"))
         }
         guard case .version = try ServerConfiguration.parse(arguments: ["--version"], environment: ["ETCD_BOGUS": "1"]) else {
             Issue.record("--version did not ask for the version"); return

@@ -61,7 +61,7 @@ enum FlagTable {
         .init(name: "log-level", kind: .string, defaultValue: "info", usage: "Lowest level logged: debug, info, warn, error, panic or fatal."),
         .init(name: "logger", kind: .string, defaultValue: "zap", usage: "Log format; only 'zap' (JSON lines on stderr)."),
         .init(name: "enable-v2", kind: .bool, defaultValue: "false", usage: "Serve the v2 API; Keel accepts only false."),
-        .init(name: "wal-io", kind: .string, defaultValue: "auto", usage: "WAL write path: uring, sync (pwritev + fdatasync) or auto (uring when the kernel allows it)."),
+        .init(name: "wal-io", kind: .string, defaultValue: "sync", usage: "WAL write path: sync (pwritev + fdatasync on the WAL's own thread), uring (io_uring, two batches on the disk at once) or auto (uring when the kernel allows it)."),
         .init(name: "config-file", kind: .string, defaultValue: "", usage: "Not supported by Keel: give settings as flags or ETCD_* variables."),
         .init(name: "version", kind: .bool, defaultValue: "false", usage: "Print the version and exit."),
     ]

@@ -26,7 +26,8 @@ public struct NodeOptions: Sendable {
     public var heartbeatMilliseconds: UInt64 = 100
     public var electionMilliseconds: UInt64 = 1_000
     public var quotaBackendBytes: Int64 = 2 << 30
-    public var walIO: IOBackendChoice = .auto
+    /// `--wal-io`; sync by default (see README, "The WAL's write path").
+    public var walIO: IOBackendChoice = .sync
     /// --max-request-bytes and --max-txn-ops.
     public var limits = RequestLimits()
     /// How long a write may wait for its entry to be applied before "request timed out"
