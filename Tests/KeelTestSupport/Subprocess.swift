@@ -202,13 +202,14 @@ private let handedOutPorts = Mutex<Set<Int>>([])
 
 /// The kernel's range for local ports of outgoing connections; Linux's default when unreadable.
 private func ephemeralPortRange() -> ClosedRange<Int> {
-    guard let file = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r") else { return 32768...60999 }
+    let linuxDefault = 32768...60999
+    guard let file = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r") else { return linuxDefault }
     defer { fclose(file) }
     var line = [CChar](repeating: 0, count: 64)
-    guard fgets(&line, Int32(line.count), file) != nil else { return 32768...60999 }
+    guard fgets(&line, Int32(line.count), file) != nil else { return linuxDefault }
     let fields = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         .split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).compactMap { Int($0) }
-    guard fields.count == 2, fields[0] > 0, fields[1] >= fields[0] else { return 32768...60999 }
+    guard fields.count == 2, fields[0] > 0, fields[1] >= fields[0] else { return linuxDefault }
     return fields[0]...fields[1]
 }
 

@@ -26,7 +26,7 @@ public struct NodeOptions: Sendable {
     public var heartbeatMilliseconds: UInt64 = 100
     public var electionMilliseconds: UInt64 = 1_000
     public var quotaBackendBytes: Int64 = 2 << 30
-    /// `--wal-io`; sync by default (see README, "The WAL's write path").
+    /// `--wal-io`; sync by default (README, "Measuring the disk and the WAL", says why).
     public var walIO: IOBackendChoice = .sync
     /// --max-request-bytes and --max-txn-ops.
     public var limits = RequestLimits()
