@@ -109,8 +109,7 @@ import Testing
         let frames = try peer.frames()
         try #require(frames.count == 1)
         #expect(frames[0].0.type == Wire.FrameType.rstStream.rawValue && frames[0].0.streamID == 3)
-        var code = frames[0].1
-        #expect(code.readInteger(as: UInt32.self) == Wire.ErrorCode.refusedStream.rawValue)
+        #expect(ScriptedClient.resetCode(frames[0]) == Wire.ErrorCode.refusedStream.rawValue)
         #expect(peer.live == 1)
     }
 
@@ -128,8 +127,7 @@ import Testing
         try peer.send { $0.writeHTTP2Data(streamID: 3, bytes: ByteBuffer(repeating: 0, count: 101), endStream: false) }
         let frames = try peer.frames()
         try #require(frames.map(\.0.type) == [Wire.FrameType.rstStream.rawValue] && frames[0].0.streamID == 3)
-        var code = frames[0].1
-        #expect(code.readInteger(as: UInt32.self) == Wire.ErrorCode.flowControlError.rawValue)
+        #expect(ScriptedClient.resetCode(frames[0]) == Wire.ErrorCode.flowControlError.rawValue)
         #expect(peer.live == 1 && peer.channel.isActive)
     }
 
@@ -140,8 +138,7 @@ import Testing
         let frames = try peer.frames()
         try #require(frames.map(\.0.type) == [Wire.FrameType.headers.rawValue, Wire.FrameType.rstStream.rawValue])
         #expect(try peer.headers(frames[0]).first(name: "grpc-status") == "12")
-        var code = frames[1].1
-        #expect(code.readInteger(as: UInt32.self) == Wire.ErrorCode.noError.rawValue)
+        #expect(ScriptedClient.resetCode(frames[1]) == Wire.ErrorCode.noError.rawValue)
         #expect(peer.live == 0)
     }
 
@@ -222,6 +219,12 @@ private struct ScriptedClient {
     mutating func headers(_ frame: (HTTP2Wire.FrameHeader, ByteBuffer)) throws -> HPACKHeaders {
         var block = frame.1
         return try decoder.decodeHeaders(from: &block)
+    }
+
+    /// The error code an RST_STREAM frame carries.
+    static func resetCode(_ frame: (HTTP2Wire.FrameHeader, ByteBuffer)) -> UInt32? {
+        var payload = frame.1
+        return payload.readInteger(as: UInt32.self)
     }
 
     mutating func expectGoAway(_ code: HTTP2Wire.ErrorCode) throws {
