@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import KeelIO
 import KeelRaft
 import KeelTestSupport
 import NIOCore
@@ -122,7 +123,7 @@ extension PeerHandshakeTests {
     }
 }
 
-/// A blocking TCP client for feeding a listener raw bytes (reads time out after 5 s).
+/// A blocking TCP client for feeding a listener raw bytes (each read times out after 5 s).
 final class RawPeerSocket {
     struct Failure: Error { let what: String }
     let fd: Int32
@@ -151,14 +152,23 @@ final class RawPeerSocket {
         guard bytes.withUnsafeBytes({ Glibc.send(fd, $0.baseAddress, $0.count, 0) }) == bytes.count else { throw Failure(what: "send") }
     }
 
-    /// What arrives until the listener closes (`closed`) or a read times out (not `closed`).
+    /// What arrives until the listener closes (`closed`: an orderly close or a reset) or
+    /// 30 s pass without one (not `closed`). The listener's close may run well after the
+    /// line that logs it on a loaded machine (seen in CI past the 5 s of one read), so reads
+    /// that time out are retried until then.
     func readUntilClosed() -> (bytes: [UInt8], closed: Bool) {
         var received: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 4096)
+        let deadline = MonotonicClock.nanoseconds() + 30_000_000_000
         while true {
             let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if count == 0 { return (received, true) }
-            if count < 0 { return (received, false) }
+            if count < 0 {
+                let error = errno
+                if error == ECONNRESET { return (received, true) }
+                if (error == EAGAIN || error == EWOULDBLOCK || error == EINTR) && MonotonicClock.nanoseconds() < deadline { continue }
+                return (received, false)
+            }
             received += chunk[..<count]
         }
     }
