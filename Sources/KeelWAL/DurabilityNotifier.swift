@@ -38,8 +38,10 @@ final class DurabilityNotifier: @unchecked Sendable {
         guard !notice.isEmpty else { return }
         lock.lock()
         queue.append(notice)
-        if queue.count == 1 { lock.signal() }
+        let wake = queue.count == 1
         lock.unlock()
+        // After the unlock, so the woken thread does not wait again for the mutex.
+        if wake { lock.signal() }
     }
 
     /// Handles what is queued, then stops the thread.

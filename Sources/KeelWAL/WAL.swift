@@ -110,8 +110,14 @@ public final class WAL: @unchecked Sendable {
     public func append(_ records: [WALRecord]) throws(WALError) -> Ticket {
         let prepared = try prepare(records)
         lock.lock()
-        defer { lock.unlock() }
-        return try place(records, prepared)
+        let placed: (ticket: Ticket, wakeWriter: Bool)
+        do { placed = try place(records, prepared) } catch {
+            lock.unlock()
+            throw error
+        }
+        lock.unlock()
+        if placed.wakeWriter { wakeWriter() }
+        return placed.ticket
     }
 
     /// Appends and returns once the records are durable.
@@ -127,9 +133,10 @@ public final class WAL: @unchecked Sendable {
         do { prepared = try prepare(records) } catch { return completion(error) }
         lock.lock()
         do {
-            let ticket = try place(records, prepared)
-            callbacks.append((ticket.rawValue, completion))
+            let placed = try place(records, prepared)
+            callbacks.append((placed.ticket.rawValue, completion))
             lock.unlock()
+            if placed.wakeWriter { wakeWriter() }
         } catch {
             lock.unlock()
             completion(error)
@@ -164,16 +171,25 @@ public final class WAL: @unchecked Sendable {
     }
 
     /// Copies records into the pending batch under the lock, waiting for room where needed.
-    private func place(_ records: [WALRecord], _ prepared: [PreparedRecord]) throws(WALError) -> Ticket {
+    /// `wakeWriter` asks the caller to wake the writer once it has unlocked: woken while the
+    /// appender still held the lock, the writer would only sleep again waiting for it.
+    private func place(_ records: [WALRecord], _ prepared: [PreparedRecord]) throws(WALError)
+        -> (ticket: Ticket, wakeWriter: Bool) {
+        var wake = false
         for (record, encoded) in zip(records, prepared) {
             while true {
                 if let failure { throw .failed(failure) }
                 if closing { throw .closed }
                 if pending.isEmpty || pending.bytes + encoded.encodedSize <= options.batchBytesMax { break }
+                // The writer frees the room: it must be awake before this waits for it.
+                if wake {
+                    wakeWriter()
+                    wake = false
+                }
                 lock.wait(Self.spaceFreed)
             }
             if pending.isEmpty {
-                lock.signal(Self.workArrived)
+                wake = true
                 if writerWaitsOnDisk {
                     writerWaitsOnDisk = false
                     workEvent?.signal()
@@ -187,8 +203,14 @@ public final class WAL: @unchecked Sendable {
         appendedTicket += 1
         pending.lastTicket = appendedTicket
         // A call with no records is durable once everything before it is; the writer marks it.
-        if records.isEmpty { lock.signal(Self.workArrived) }
-        return Ticket(rawValue: appendedTicket, generation: generation)
+        if records.isEmpty { wake = true }
+        return (Ticket(rawValue: appendedTicket, generation: generation), wake)
+    }
+
+    /// Wakes the writer waiting for work (one waiting on the ring's eventfd was woken by
+    /// `place`, under the lock). With or without the lock held.
+    private func wakeWriter() {
+        lock.signal(Self.workArrived)
     }
 
     // MARK: The writer

@@ -1,9 +1,46 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import KeelIO
 import KeelTestSupport
 import KeelWAL
+import Synchronization
 import Testing
 
 @Suite struct WALConcurrencyTests {
+    /// One append carrying more than a batch holds: it fills the pending batch, must wake the
+    /// writer before it waits for room, and goes on in the next batches. With the writer not
+    /// woken first, the append never returns (seen while moving the wake-up after the unlock).
+    @Test(arguments: DurableFileTestsBackends.all)
+    func anAppendLargerThanABatchWaitsForRoomAndCompletes(backend: IOBackendChoice) throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        var options = testOptions(segmentBytes: 1 << 20, backend: backend)
+        options.batchBytesMax = 4096
+        let (wal, _) = try WAL.open(directory: directory.path, options: options)
+        let entries = (1...40).map { entry(UInt64($0), size: 1000) }
+        let records = entries.map(WALRecord.entry)
+        let finished = Atomic<Bool>(false)
+        nonisolated(unsafe) var failure: WALError?
+        let appender = OSThread(name: "appender") {
+            do throws(WALError) { try wal.appendAndWait(records) } catch { failure = error }
+            finished.store(true, ordering: .releasing)
+        }
+        // About 10 batches of fdatasync: seconds at most, even on a slow disk.
+        for _ in 0..<3000 where !finished.load(ordering: .acquiring) { usleep(10_000) }
+        guard finished.load(ordering: .acquiring) else {
+            Issue.record("an append of 40 KB through 4 KB batches did not finish in 30 s")
+            return
+        }
+        appender.join()
+        #expect(failure == nil)
+        #expect(wal.stats.syncs >= 10, "the records went through several batches")
+        #expect(wal.close() == nil)
+        let (again, replay) = try WAL.open(directory: directory.path, options: options)
+        again.close()
+        #expect(replay.entries.digest == entries.digest)
+    }
+
     /// 64 appenders × 1000 records each, half waiting on tickets and half on callbacks:
     /// nothing lost, each appender's order kept, every completion fired exactly once.
     @Test(arguments: DurableFileTestsBackends.all)

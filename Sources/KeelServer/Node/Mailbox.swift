@@ -34,10 +34,16 @@ final class Mailbox<Item>: @unchecked Sendable {
     @discardableResult
     func post(_ item: Item) -> Bool {
         pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        guard !closed else { return false }
+        guard !closed else {
+            pthread_mutex_unlock(mutex)
+            return false
+        }
         items.append(item)
-        if items.count == 1 { pthread_cond_signal(condition) }
+        let wake = items.count == 1
+        pthread_mutex_unlock(mutex)
+        // Signalled after the unlock: a loop woken while the poster still held the mutex went
+        // straight back to sleep on it, a second switch and a second wake-up per post.
+        if wake { pthread_cond_signal(condition) }
         return true
     }
 
