@@ -52,9 +52,13 @@ final class NetworkRun<Workload: NetworkWorkload>: Sendable {
             return EventLoopFuture.andAllSucceed(done, on: loop).map { recorder }
         }
         let all = EventLoopFuture.whenAllSucceed(finished, on: connections[0].channel.eventLoop)
+        // The clock stops when the last answer is in, not when this thread notices: the
+        // progress line polls every 50 ms, which stretched every run by up to that much.
+        let ended = Atomic<UInt64>(0)
+        all.whenComplete { _ in ended.store(BenchSystem.monotonicNanoseconds(), ordering: .releasing) }
         if let progress { watch(all, label: label, start: start, progress) }
         let recorders = try all.wait()
-        let seconds = Double(BenchSystem.monotonicNanoseconds() - start) / 1e9
+        let seconds = Double(ended.load(ordering: .acquiring) - start) / 1e9
         for (index, connection) in connections.enumerated() {
             for client in prepared[index] { try? workload.finish(client, on: connection).wait() }
         }

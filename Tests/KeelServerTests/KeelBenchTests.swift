@@ -104,6 +104,18 @@ import Testing
         #expect(requests >= 1 && requests <= 40 && Self.int(run, "failures") == 0, "\(run)")
     }
 
+    /// A run's duration ends with its last answer: one request's run lasts about that
+    /// request's latency. It once ended when the progress poll (every 50 ms) noticed, so a
+    /// sub-millisecond request made a run of at least 50 ms.
+    @Test func aRunLastsUntilItsLastAnswerNotUntilTheNextProgressPoll() throws {
+        let keel = try KeelProcess()
+        let run = try Self.benchJSON(keel, ["range", "--consistency", "s", "--total", "1", "--clients", "1", "--conns", "1"])
+        let seconds = try #require((run["seconds"] as? NSNumber)?.doubleValue, "\(run)")
+        let latency = try #require(Self.int(run, "maxMicroseconds"), "\(run)")
+        #expect(Self.int(run, "requests") == 1 && Self.int(run, "failures") == 0, "\(run)")
+        #expect(seconds * 1e6 <= Double(latency) + 20_000, "a run of one \(latency) µs request took \(seconds) s: \(run)")
+    }
+
     @Test func reportIsOneOfflineHTMLPage() throws {
         let keel = try KeelProcess()
         let path = keel.directory.path + "/report.html"
