@@ -55,7 +55,7 @@ final class GRPCClientCall: @unchecked Sendable {
     var receivedEndStream = false
     /// What the server may still send on this stream before we grant more (set when the
     /// stream opens).
-    var receiveWindow = HTTP2ReceiveWindow(size: 0, available: 0)
+    var receiveWindow = HTTP2ReceiveWindow(size: 0)
     var deframer: GRPCMessageDeframer
     var sawHeaders = false
     /// A unary call's first response message and how many arrived.

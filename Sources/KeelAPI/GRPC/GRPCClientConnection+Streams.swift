@@ -47,7 +47,7 @@ extension GRPCClientConnection {
         nextStreamID += 2
         call.streamID = streamID
         call.sendWindow = peerInitialWindowBytes
-        call.receiveWindow = HTTP2ReceiveWindow(size: configuration.streamWindowBytes, available: configuration.streamWindowBytes)
+        call.receiveWindow = HTTP2ReceiveWindow(size: configuration.streamWindowBytes)
         streams[streamID] = call
         writeRequestHeaders(call)
         if let body = call.unaryRequest {

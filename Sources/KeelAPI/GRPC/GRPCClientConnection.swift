@@ -97,8 +97,7 @@ final class GRPCClientConnection: ChannelDuplexHandler {
         headerBlockTail = Array(tail.readableBytesView)
         pending = ByteBuffer()
         inbound = ByteBuffer()
-        let connectionWindow = max(configuration.connectionWindowBytes, HTTP2Wire.windowDefault)
-        connectionReceiveWindow = HTTP2ReceiveWindow(size: connectionWindow, available: connectionWindow)
+        connectionReceiveWindow = HTTP2ReceiveWindow(size: max(configuration.connectionWindowBytes, HTTP2Wire.windowDefault))
     }
 
     /// SETTINGS_MAX_HEADER_LIST_SIZE we advertise (and decode up to), as Keel's server does.

@@ -69,7 +69,7 @@ extension GRPCServerConnection {
         }
         let call = GRPCServerCall(
             streamID: streamID, connection: self, sendWindow: peerInitialWindow,
-            receiveWindow: HTTP2ReceiveWindow(size: configuration.streamWindowBytes, available: configuration.streamWindowBytes))
+            receiveWindow: HTTP2ReceiveWindow(size: configuration.streamWindowBytes))
         register(call)
         call.open(headers, endStream: endStream)
     }

@@ -118,6 +118,13 @@ struct HTTP2ReceiveWindow {
     private(set) var available: Int
     private var unacknowledged = 0
 
+    /// A window of `size` bytes, all of them open to the peer.
+    init(size: Int) {
+        self.init(size: size, available: size)
+    }
+
+    /// A window whose peer may send `available` bytes now (the connection's, which starts at
+    /// the protocol's default however small `size` is).
     init(size: Int, available: Int) {
         self.size = size
         self.available = available
