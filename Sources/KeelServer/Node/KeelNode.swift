@@ -25,6 +25,8 @@ public final class KeelNode: Sendable {
     let raft: RaftLoop
     let apply: ApplyLoop
     let proposals: Waiters<AppliedOutcome>
+    /// Each event loop's proposals of one turn, on their way to the raft loop.
+    let proposalBatches: ProposalBatches
     let reads: Waiters<ReadIndexOutcome>
     let requestIDs: RequestIDGenerator
     let wal: WAL
@@ -62,6 +64,9 @@ public final class KeelNode: Sendable {
         self.raft = raft
         self.apply = apply
         self.proposals = proposals
+        self.proposalBatches = ProposalBatches(mailbox: raft.mailbox) { ids in
+            for id in ids { proposals.complete(id, with: .failed(.stopped)) }
+        }
         self.reads = reads
         self.requestIDs = RequestIDGenerator(memberID: memberID, unixMilliseconds: options.unixMilliseconds)
         self.logger = logger
@@ -280,7 +285,7 @@ public final class KeelNode: Sendable {
             }
             promise.succeed(outcome)
         }
-        send(.propose(data: data, id: id, arrived: arrived), waitingIn: proposals, id: id, refused: .failed(.stopped))
+        proposalBatches.add(.propose(data: data, id: id, arrived: arrived), id: id, on: eventLoop)
         return promise.futureResult
     }
 

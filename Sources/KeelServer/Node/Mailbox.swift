@@ -47,6 +47,22 @@ final class Mailbox<Item>: @unchecked Sendable {
         return true
     }
 
+    /// Queues `batch` in order, with at most one wake-up; false once the mailbox is closed
+    /// (the items are dropped).
+    @discardableResult
+    func post(contentsOf batch: [Item]) -> Bool {
+        pthread_mutex_lock(mutex)
+        guard !closed else {
+            pthread_mutex_unlock(mutex)
+            return false
+        }
+        let wake = items.isEmpty && !batch.isEmpty
+        items.append(contentsOf: batch)
+        pthread_mutex_unlock(mutex)
+        if wake { pthread_cond_signal(condition) }
+        return true
+    }
+
     /// Everything queued, waiting while nothing is until `deadline` (monotonic nanoseconds;
     /// nil: no deadline) passes or the mailbox closes. Empty on a deadline or when closed.
     func take(waitingUntil deadline: UInt64?) -> (items: [Item], closed: Bool) {

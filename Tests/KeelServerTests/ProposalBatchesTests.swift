@@ -1,0 +1,54 @@
+import NIOEmbedded
+import NIOPosix
+import Synchronization
+import Testing
+
+@testable import KeelServer
+
+/// Proposals made during one event loop turn reach the raft loop together at the turn's end.
+@Suite struct ProposalBatchesTests {
+    private static func ids(_ inputs: [RaftInput]) -> [UInt64] {
+        inputs.map { input in
+            guard case .propose(_, let id, _) = input else { return 0 }
+            return id
+        }
+    }
+
+    private static func proposal(_ id: UInt64) -> RaftInput { .propose(data: [UInt8(id)], id: id, arrived: 0) }
+
+    @Test func proposalsOfOneTurnArriveTogetherInOrderWhenTheTurnsTasksRun() {
+        let mailbox = Mailbox<RaftInput>()
+        let batches = ProposalBatches(mailbox: mailbox) { ids in Issue.record("refused \(ids)") }
+        let loop = EmbeddedEventLoop()
+        for id: UInt64 in [7, 3, 9] { batches.add(Self.proposal(id), id: id, on: loop) }
+        #expect(mailbox.take(waitingUntil: 0).items.isEmpty, "nothing is posted before the turn's tasks run")
+        loop.run()
+        #expect(Self.ids(mailbox.take(waitingUntil: 0).items) == [7, 3, 9])
+        // The next turn starts a new batch.
+        batches.add(Self.proposal(4), id: 4, on: loop)
+        loop.run()
+        #expect(Self.ids(mailbox.take(waitingUntil: 0).items) == [4])
+    }
+
+    @Test func proposalsForAClosedMailboxAreRefused() {
+        let mailbox = Mailbox<RaftInput>()
+        let refused = Mutex<[UInt64]>([])
+        let batches = ProposalBatches(mailbox: mailbox) { ids in refused.withLock { $0 += ids } }
+        let loop = EmbeddedEventLoop()
+        mailbox.close()
+        batches.add(Self.proposal(1), id: 1, on: loop)
+        batches.add(Self.proposal(2), id: 2, on: loop)
+        #expect(refused.withLock { $0 }.isEmpty)
+        loop.run()
+        #expect(refused.withLock { $0 } == [1, 2])
+    }
+
+    @Test func aProposalMadeOffItsEventLoopIsPostedAtOnce() throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { try? group.syncShutdownGracefully() }
+        let mailbox = Mailbox<RaftInput>()
+        let batches = ProposalBatches(mailbox: mailbox) { ids in Issue.record("refused \(ids)") }
+        batches.add(Self.proposal(5), id: 5, on: group.next())
+        #expect(Self.ids(mailbox.take(waitingUntil: 0).items) == [5])
+    }
+}
