@@ -49,8 +49,7 @@ struct NetworkPutWorkload: NetworkWorkload {
         var request = Etcdserverpb_PutRequest()
         request.key = keySpace.key(request: number)
         request.value = value
-        let call: EventLoopFuture<Etcdserverpb_PutResponse> = connection.unary(EtcdPaths.put, request)
-        return call.map { _ in nil }
+        return connection.unaryBytes(EtcdPaths.put, request).map { _ in nil }
     }
 }
 

@@ -47,7 +47,6 @@ struct NetworkRangeWorkload: NetworkWorkload {
         var request = Etcdserverpb_RangeRequest()
         request.key = keySpace.key(request: number)
         request.serializable = serializable
-        let call: EventLoopFuture<Etcdserverpb_RangeResponse> = connection.unary(EtcdPaths.range, request)
-        return call.map { _ in nil }
+        return connection.unaryBytes(EtcdPaths.range, request).map { _ in nil }
     }
 }

@@ -131,8 +131,7 @@ struct NetworkWatchPutWorkload: NetworkWorkload {
         var value = withUnsafeBytes(of: &stamp) { Data($0) }
         value.append(Data(repeating: UInt8(ascii: "v"), count: valueBytes - NetworkWatchRun.stampBytes))
         request.value = value
-        let call: EventLoopFuture<Etcdserverpb_PutResponse> = connection.unary(EtcdPaths.put, request)
-        return call.map { _ in
+        return connection.unaryBytes(EtcdPaths.put, request).map { _ in
             self.run.expected.add(self.run.watchers(ofSlot: slot), ordering: .relaxed)
             return nil
         }

@@ -17,6 +17,19 @@ import Testing
         #expect(rate.dueOffsetNanoseconds(request: 39) < 1_000_000_000)
     }
 
+    @Test func keysAreTheirSlotPaddedWithZerosOrItsLowDigits() {
+        let space = NetworkKeySpace(size: 1_000_000, keyBytes: 4, sequential: true, seed: 0)
+        let text = { (slot: Int) in String(decoding: space.key(slot: slot), as: UTF8.self) }
+        #expect(text(0) == "0000")
+        #expect(text(7) == "0007")
+        #expect(text(4321) == "4321")
+        // Too many digits for the key size: the low ones, as etcd's tool does.
+        #expect(text(987_654) == "7654")
+        #expect(space.key(request: 1_000_042) == space.key(slot: 42))
+        let wide = NetworkKeySpace(size: 10, keyBytes: 12, sequential: false, seed: 1)
+        #expect(String(decoding: wide.key(slot: 90_817), as: UTF8.self) == "000000090817")
+    }
+
     @Test func completionsLandInTheirSecondAndMerge() {
         var first = NetworkSeries()
         first.record(offsetNanoseconds: 0, latencyNanoseconds: 1_000)

@@ -52,7 +52,23 @@ public final class GRPCClient: Sendable {
     public func unary<Request: Message, Response: Message>(
         _ path: String, _ request: Request, as response: Response.Type = Response.self, timeout: TimeAmount? = nil
     ) -> EventLoopFuture<Response> {
-        let promise = channel.eventLoop.makePromise(of: Response.self)
+        unaryCall(path, request, timeout: timeout) { bytes in try Response(serializedBytes: Array(bytes.readableBytesView)) }
+    }
+
+    /// Calls a unary method and completes with its response message's bytes, not decoded: for
+    /// a caller that only needs the call to succeed. keel-bench discards every response, and
+    /// decoding each was CPU taken from the server it measures. Fails as `unary` does.
+    public func unaryBytes<Request: Message>(
+        _ path: String, _ request: Request, timeout: TimeAmount? = nil
+    ) -> EventLoopFuture<ByteBuffer> {
+        unaryCall(path, request, timeout: timeout) { $0 }
+    }
+
+    private func unaryCall<Request: Message, Value: Sendable>(
+        _ path: String, _ request: Request, timeout: TimeAmount?,
+        decode: @escaping @Sendable (ByteBuffer) throws -> Value
+    ) -> EventLoopFuture<Value> {
+        let promise = channel.eventLoop.makePromise(of: Value.self)
         let body: [UInt8]
         do { body = try request.serializedBytes() } catch {
             promise.fail(GRPCStatus(.internal, "cannot serialize request: \(error)"))
@@ -64,7 +80,7 @@ public final class GRPCClient: Sendable {
                 switch result {
                 case .success(let bytes):
                     do {
-                        promise.succeed(try Response(serializedBytes: Array(bytes.readableBytesView)))
+                        promise.succeed(try decode(bytes))
                     } catch {
                         promise.fail(GRPCStatus(.internal, "cannot parse response: \(error)"))
                     }
