@@ -8,26 +8,17 @@ import Testing
 /// Proposals made during one event loop turn after its first reach the raft loop together at
 /// the turn's end.
 @Suite struct ProposalBatchesTests {
-    private static func ids(_ inputs: [RaftInput]) -> [UInt64] {
-        inputs.map { input in
-            guard case .propose(_, let id, _) = input else { return 0 }
-            return id
-        }
-    }
-
-    private static func proposal(_ id: UInt64) -> RaftInput { .propose(data: [UInt8(id)], id: id, arrived: 0) }
-
     @Test func aTurnsFirstProposalGoesAtOnceAndTheRestTogetherWhenTheTurnsTasksRun() {
         let mailbox = Mailbox<RaftInput>()
         let batches = ProposalBatches(mailbox: mailbox) { ids in Issue.record("refused \(ids)") }
         let loop = EmbeddedEventLoop()
-        for id: UInt64 in [7, 3, 9] { batches.add(Self.proposal(id), id: id, on: loop) }
-        #expect(Self.ids(mailbox.take(waitingUntil: 0).items) == [7], "only the first is posted before the turn's tasks run")
+        for id: UInt64 in [7, 3, 9] { batches.add([UInt8(id)], id: id, arrived: 0, on: loop) }
+        #expect(ProposalBatches.ids(mailbox.take(waitingUntil: 0).items) == [7], "only the first is posted before the turn's tasks run")
         loop.run()
-        #expect(Self.ids(mailbox.take(waitingUntil: 0).items) == [3, 9])
+        #expect(ProposalBatches.ids(mailbox.take(waitingUntil: 0).items) == [3, 9])
         // The next turn starts over: its lone proposal is not held back.
-        batches.add(Self.proposal(4), id: 4, on: loop)
-        #expect(Self.ids(mailbox.take(waitingUntil: 0).items) == [4])
+        batches.add([UInt8(4)], id: 4, arrived: 0, on: loop)
+        #expect(ProposalBatches.ids(mailbox.take(waitingUntil: 0).items) == [4])
         loop.run()
         #expect(mailbox.take(waitingUntil: 0).items.isEmpty)
     }
@@ -38,9 +29,9 @@ import Testing
         let batches = ProposalBatches(mailbox: mailbox) { ids in refused.withLock { $0 += ids } }
         let loop = EmbeddedEventLoop()
         mailbox.close()
-        batches.add(Self.proposal(1), id: 1, on: loop)
-        batches.add(Self.proposal(2), id: 2, on: loop)
-        batches.add(Self.proposal(3), id: 3, on: loop)
+        batches.add([UInt8(1)], id: 1, arrived: 0, on: loop)
+        batches.add([UInt8(2)], id: 2, arrived: 0, on: loop)
+        batches.add([UInt8(3)], id: 3, arrived: 0, on: loop)
         #expect(refused.withLock { $0 } == [1])
         loop.run()
         #expect(refused.withLock { $0 } == [1, 2, 3])
@@ -51,7 +42,7 @@ import Testing
         defer { try? group.syncShutdownGracefully() }
         let mailbox = Mailbox<RaftInput>()
         let batches = ProposalBatches(mailbox: mailbox) { ids in Issue.record("refused \(ids)") }
-        batches.add(Self.proposal(5), id: 5, on: group.next())
-        #expect(Self.ids(mailbox.take(waitingUntil: 0).items) == [5])
+        batches.add([UInt8(5)], id: 5, arrived: 0, on: group.next())
+        #expect(ProposalBatches.ids(mailbox.take(waitingUntil: 0).items) == [5])
     }
 }

@@ -285,7 +285,7 @@ public final class KeelNode: Sendable {
             }
             promise.succeed(outcome)
         }
-        proposalBatches.add(.propose(data: data, id: id, arrived: arrived), id: id, on: eventLoop)
+        proposalBatches.add(data, id: id, arrived: arrived, on: eventLoop)
         return promise.futureResult
     }
 

@@ -33,24 +33,13 @@ final class Mailbox<Item>: @unchecked Sendable {
     /// Queues `item`; false once the mailbox is closed (the item is dropped).
     @discardableResult
     func post(_ item: Item) -> Bool {
-        pthread_mutex_lock(mutex)
-        guard !closed else {
-            pthread_mutex_unlock(mutex)
-            return false
-        }
-        items.append(item)
-        let wake = items.count == 1
-        pthread_mutex_unlock(mutex)
-        // Signalled after the unlock: a loop woken while the poster still held the mutex went
-        // straight back to sleep on it, a second switch and a second wake-up per post.
-        if wake { pthread_cond_signal(condition) }
-        return true
+        post(contentsOf: CollectionOfOne(item))
     }
 
     /// Queues `batch` in order, with at most one wake-up; false once the mailbox is closed
     /// (the items are dropped).
     @discardableResult
-    func post(contentsOf batch: [Item]) -> Bool {
+    func post(contentsOf batch: some Collection<Item>) -> Bool {
         pthread_mutex_lock(mutex)
         guard !closed else {
             pthread_mutex_unlock(mutex)
@@ -59,6 +48,8 @@ final class Mailbox<Item>: @unchecked Sendable {
         let wake = items.isEmpty && !batch.isEmpty
         items.append(contentsOf: batch)
         pthread_mutex_unlock(mutex)
+        // Signalled after the unlock: a loop woken while the poster still held the mutex went
+        // straight back to sleep on it, a second switch and a second wake-up per post.
         if wake { pthread_cond_signal(condition) }
         return true
     }

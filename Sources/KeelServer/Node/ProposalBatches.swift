@@ -18,7 +18,6 @@ final class ProposalBatches: Sendable {
     /// thread.
     private final class Batch: @unchecked Sendable {
         var inputs: [RaftInput] = []
-        var ids: [UInt64] = []
     }
 
     private let batches = ThreadSpecificVariable<Batch>()
@@ -31,27 +30,34 @@ final class ProposalBatches: Sendable {
         self.refused = refused
     }
 
-    /// Queues `input` (the proposal with waiter `id`) for the raft loop: at the end of the
-    /// current turn of `eventLoop` when called on it after the turn's first, at once otherwise.
-    func add(_ input: RaftInput, id: UInt64, on eventLoop: any EventLoop) {
-        guard eventLoop.inEventLoop else {
-            if !mailbox.post(input) { refused([id]) }
-            return
+    /// Queues the proposal `data` with waiter `id` (`arrived`: when the node took it) for the
+    /// raft loop: at the end of the current turn of `eventLoop` when called on it after the
+    /// turn's first, at once otherwise.
+    func add(_ data: [UInt8], id: UInt64, arrived: UInt64, on eventLoop: any EventLoop) {
+        let input = RaftInput.propose(data: data, id: id, arrived: arrived)
+        if eventLoop.inEventLoop {
+            if let batch = batches.currentValue {
+                batch.inputs.append(input)
+                return
+            }
+            // The turn's first proposal goes at once (below): a lone request does not wait
+            // for the rest of the turn. Those after it wait for the turn's end.
+            let batch = Batch()
+            batches.currentValue = batch
+            // Run on this thread, after the turn's reads.
+            eventLoop.execute { [self] in
+                batches.currentValue = nil
+                if !batch.inputs.isEmpty, !mailbox.post(contentsOf: batch.inputs) { refused(Self.ids(batch.inputs)) }
+            }
         }
-        if let batch = batches.currentValue {
-            batch.inputs.append(input)
-            batch.ids.append(id)
-            return
-        }
-        // The turn's first proposal goes at once: a lone request does not wait for the rest
-        // of the turn. Those after it wait for the turn's end.
         if !mailbox.post(input) { refused([id]) }
-        let batch = Batch()
-        batches.currentValue = batch
-        // Run on this thread, after the turn's reads.
-        eventLoop.execute { [self] in
-            batches.currentValue = nil
-            if !batch.inputs.isEmpty, !mailbox.post(contentsOf: batch.inputs) { refused(batch.ids) }
+    }
+
+    /// The waiter ids of the proposals among `inputs`.
+    static func ids(_ inputs: [RaftInput]) -> [UInt64] {
+        inputs.compactMap { input in
+            guard case .propose(_, let id, _) = input else { return nil }
+            return id
         }
     }
 }
