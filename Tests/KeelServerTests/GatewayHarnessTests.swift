@@ -31,37 +31,37 @@ final class FakeKV: Sendable {
     }
 
     func register(in routes: inout ServiceRoutes) {
-        routes.unary(EtcdMethod.kv[1]) { [self] (request: Etcdserverpb_PutRequest, context, promise: EventLoopPromise<Etcdserverpb_PutResponse>) in
+        routes.unary(EtcdMethod.kv[1]) { [self] (request: Etcdserverpb_PutRequest, context, reply: GRPCReply<Etcdserverpb_PutResponse>) in
             lastToken.withLock { $0 = context.authToken }
-            applyLoop.execute { promise.succeed(self.put(request)) }
+            applyLoop.execute { reply.succeed(self.put(request)) }
         }
-        routes.unary(EtcdMethod.kv[0]) { [self] (request: Etcdserverpb_RangeRequest, context, promise: EventLoopPromise<Etcdserverpb_RangeResponse>) in
+        routes.unary(EtcdMethod.kv[0]) { [self] (request: Etcdserverpb_RangeRequest, context, reply: GRPCReply<Etcdserverpb_RangeResponse>) in
             lastToken.withLock { $0 = context.authToken }
-            promise.succeed(range(request))
+            reply.succeed(range(request))
         }
-        routes.unary(EtcdMethod.kv[2]) { (request: Etcdserverpb_DeleteRangeRequest, _, promise: EventLoopPromise<Etcdserverpb_DeleteRangeResponse>) in
+        routes.unary(EtcdMethod.kv[2]) { (request: Etcdserverpb_DeleteRangeRequest, _, reply: GRPCReply<Etcdserverpb_DeleteRangeResponse>) in
             guard !request.key.isEmpty else {
-                return promise.fail(GRPCStatus(.invalidArgument, "etcdserver: key is not provided"))
+                return reply.fail(GRPCStatus(.invalidArgument, "etcdserver: key is not provided"))
             }
-            promise.succeed(.init())
+            reply.succeed(.init())
         }
-        routes.unary(EtcdMethod.kv[3]) { (_: Etcdserverpb_TxnRequest, _, promise: EventLoopPromise<Etcdserverpb_TxnResponse>) in
-            promise.fail(GRPCStatus(.unavailable, "etcdserver: no leader"))
+        routes.unary(EtcdMethod.kv[3]) { (_: Etcdserverpb_TxnRequest, _, reply: GRPCReply<Etcdserverpb_TxnResponse>) in
+            reply.fail(GRPCStatus(.unavailable, "etcdserver: no leader"))
         }
-        routes.unary(EtcdMethod.kv[4]) { [self] (request: Etcdserverpb_CompactionRequest, _, promise: EventLoopPromise<Etcdserverpb_CompactionResponse>) in
+        routes.unary(EtcdMethod.kv[4]) { [self] (request: Etcdserverpb_CompactionRequest, _, reply: GRPCReply<Etcdserverpb_CompactionResponse>) in
             let current = state.withLock { $0.revision }
             guard request.revision <= current else {
-                return promise.fail(GRPCStatus(.outOfRange, "mvcc: required revision is a future revision"))
+                return reply.fail(GRPCStatus(.outOfRange, "mvcc: required revision is a future revision"))
             }
-            promise.succeed(.init())
+            reply.succeed(.init())
         }
-        routes.unary(EtcdMethod.lease[0]) { (_: Etcdserverpb_LeaseGrantRequest, _, promise: EventLoopPromise<Etcdserverpb_LeaseGrantResponse>) in
-            promise.fail(PlainError())
+        routes.unary(EtcdMethod.lease[0]) { (_: Etcdserverpb_LeaseGrantRequest, _, reply: GRPCReply<Etcdserverpb_LeaseGrantResponse>) in
+            reply.fail(PlainError())
         }
         // Answers only after the caller's deadline (at once without one).
-        routes.unary(EtcdMethod.maintenance[1]) { (_: Etcdserverpb_StatusRequest, context, promise: EventLoopPromise<Etcdserverpb_StatusResponse>) in
-            guard let deadline = context.deadline else { return promise.succeed(.init()) }
-            context.eventLoop.scheduleTask(deadline: deadline + .milliseconds(200)) { promise.succeed(.init()) }
+        routes.unary(EtcdMethod.maintenance[1]) { (_: Etcdserverpb_StatusRequest, context, reply: GRPCReply<Etcdserverpb_StatusResponse>) in
+            guard let deadline = context.deadline else { return reply.succeed(.init()) }
+            context.eventLoop.scheduleTask(deadline: deadline + .milliseconds(200)) { reply.succeed(.init()) }
         }
         routes.bidirectionalStreaming(EtcdMethod.watch[0]) { (_, stream: GRPCServerStream<Etcdserverpb_WatchResponse>) in
             { (event: GRPCInboundEvent<Etcdserverpb_WatchRequest>) in

@@ -63,8 +63,8 @@ struct ServiceRoutesTests {
     @Test("a unary registration serves the method's gateway routes; streaming ones are gRPC only")
     func registrations() {
         var routes = ServiceRoutes(metrics: EtcdMetrics().grpc)
-        routes.unary(EtcdMethod.lease[1]) { (_: Etcdserverpb_LeaseRevokeRequest, _, promise: EventLoopPromise<Etcdserverpb_LeaseRevokeResponse>) in
-            promise.succeed(.init())
+        routes.unary(EtcdMethod.lease[1]) { (_: Etcdserverpb_LeaseRevokeRequest, _, reply: GRPCReply<Etcdserverpb_LeaseRevokeResponse>) in
+            reply.succeed(.init())
         }
         routes.bidirectionalStreaming(EtcdMethod.lease[2]) { (_, _: GRPCServerStream<Etcdserverpb_LeaseKeepAliveResponse>) in
             { (_: GRPCInboundEvent<Etcdserverpb_LeaseKeepAliveRequest>) in }

@@ -1,4 +1,6 @@
+import NIOCore
 import NIOEmbedded
+import NIOPosix
 import Synchronization
 import Testing
 
@@ -39,5 +41,28 @@ import Testing
         first.run()
         #expect(heard.withLock { $0 } == ["4 d", "2 b", "3 c", "1 a"])
         #expect(waiters.count == 0)
+    }
+
+    @Test func aWaiterWithALoopIsCompletedOnItWhoeverCompletesIt() throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { try? group.syncShutdownGracefully() }
+        let loop = group.next()
+        let waiters = Waiters<String>(timedOut: "timed out")
+        let done = loop.makePromise(of: Void.self)
+        let heard = Mutex<[String]>([])
+        for id in 1...3 as ClosedRange<UInt64> {
+            waiters.register(id, deadline: id == 2 ? 10 : .max, on: loop) { outcome in
+                let count = heard.withLock {
+                    $0.append("\(id) \(outcome) on loop: \(loop.inEventLoop)")
+                    return $0.count
+                }
+                if count == 3 { done.succeed() }
+            }
+        }
+        #expect(waiters.complete(1, with: "refused"))
+        waiters.expire(now: 10)
+        waiters.completeAll(with: "stopped")
+        try done.futureResult.wait()
+        #expect(heard.withLock { $0 } == ["1 refused on loop: true", "2 timed out on loop: true", "3 stopped on loop: true"])
     }
 }

@@ -42,8 +42,8 @@ public enum GRPCInboundEvent<Message> {
 ///
 /// Every handler is called on the stream's event loop and must return without blocking; it
 /// completes the call later from any thread (the node completes writes from its apply loop):
-/// a unary call through its promise, a streaming call through its `GRPCServerStream`. A promise
-/// failed with a `GRPCStatus` sends that status; any other error is sent as UNKNOWN.
+/// a unary call through its `GRPCReply`, a streaming call through its `GRPCServerStream`. A
+/// reply failed with a `GRPCStatus` sends that status; any other error is sent as UNKNOWN.
 /// A request that does not decode as the method's message fails with INTERNAL.
 public struct GRPCMethodTable: Sendable {
     var methods: [String: GRPCServerMethod] = [:]
@@ -56,21 +56,19 @@ public struct GRPCMethodTable: Sendable {
     /// A method with one request and one response.
     public mutating func addUnary<Request: Message, Response: Message>(
         _ path: String, _ request: Request.Type = Request.self, _ response: Response.Type = Response.self,
-        handler: @escaping @Sendable (Request, GRPCCallContext, EventLoopPromise<Response>) -> Void
+        handler: @escaping @Sendable (Request, GRPCCallContext, GRPCReply<Response>) -> Void
     ) {
         register(path, GRPCServerMethod(kind: .unary) { context, writer in
             { event in
                 guard case .message(let bytes) = event else { return }
                 let request: Request
                 do throws(GRPCStatus) { request = try decode(bytes) } catch { return writer.finish(error) }
-                let promise = context.eventLoop.makePromise(of: Response.self)
-                promise.futureResult.whenComplete { result in
+                handler(request, context, GRPCReply { result in
                     switch result {
                     case .success(let response): writer.sendLast(response)
                     case .failure(let error): writer.finish(GRPCServerMethod.status(of: error))
                     }
-                }
-                handler(request, context, promise)
+                })
             }
         })
     }

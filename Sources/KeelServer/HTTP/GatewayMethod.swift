@@ -13,14 +13,14 @@ struct GatewayMethod: Sendable {
 
     init<Request: Message, Response: Message>(
         path: String, requestType: Request.Type, responseType: Response.Type,
-        handler: @escaping @Sendable (Request, RequestContext, EventLoopPromise<Response>) -> Void
+        handler: @escaping @Sendable (Request, RequestContext, GRPCReply<Response>) -> Void
     ) {
         self.path = path
         self.call = { body, context in
             let request: Request
             do throws(GRPCStatus) { request = try Self.decode(body) } catch { return .failure(error) }
             let promise = context.eventLoop.makePromise(of: Response.self)
-            handler(request, context, promise)
+            handler(request, context, GRPCReply { promise.completeWith($0) })
             return .success(
                 promise.futureResult.flatMapThrowing { response in
                     do { return try response.jsonString(options: GatewayJSON.encodingOptions) } catch {

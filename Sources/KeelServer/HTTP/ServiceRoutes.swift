@@ -31,12 +31,12 @@ public struct ServiceRoutes: Sendable {
     }
 
     /// Registers a unary etcd method; `Request` and `Response` must be the method's messages.
-    /// The handler is called on the call's event loop and completes the promise from any
+    /// The handler is called on the call's event loop and answers through the reply from any
     /// thread; failing it with a `GRPCStatus` answers that status (on the gateway, mapped to
     /// HTTP as grpc-gateway maps it), any other error UNKNOWN.
     public mutating func unary<Request: Message, Response: Message>(
         _ method: EtcdMethod,
-        handler: @escaping @Sendable (Request, RequestContext, EventLoopPromise<Response>) -> Void
+        handler: @escaping @Sendable (Request, RequestContext, GRPCReply<Response>) -> Void
     ) {
         precondition(!method.clientStreams && !method.serverStreams, "\(method.path) is a streaming method")
         precondition(
@@ -50,18 +50,18 @@ public struct ServiceRoutes: Sendable {
     /// (exact paths such as "/v3/kv/range"; none for a gRPC-only method).
     public mutating func unary<Request: Message, Response: Message>(
         _ path: String, gatewayRoutes routes: [String] = [],
-        handler: @escaping @Sendable (Request, RequestContext, EventLoopPromise<Response>) -> Void
+        handler: @escaping @Sendable (Request, RequestContext, GRPCReply<Response>) -> Void
     ) {
         let series = metrics.method(path: path, type: "unary")
         let refusal = self.refusal
-        let counted: @Sendable (Request, RequestContext, EventLoopPromise<Response>) -> Void = { request, context, promise in
+        let counted: @Sendable (Request, RequestContext, GRPCReply<Response>) -> Void = { request, context, reply in
             series.started.increment()
             series.received.increment()
             if let status = refusal?(request) {
                 series.handled(status.code).increment()
-                return promise.fail(status)
+                return reply.fail(status)
             }
-            promise.futureResult.whenComplete { result in
+            handler(request, context, reply.observed { result in
                 switch result {
                 case .success:
                     series.handled(.ok).increment()
@@ -69,13 +69,12 @@ public struct ServiceRoutes: Sendable {
                 case .failure(let error):
                     series.handled((error as? GRPCStatus)?.code ?? .unknown).increment()
                 }
-            }
-            handler(request, context, promise)
+            })
         }
-        grpcMethods.addUnary(path) { (request: Request, call: GRPCCallContext, promise: EventLoopPromise<Response>) in
+        grpcMethods.addUnary(path) { (request: Request, call: GRPCCallContext, reply: GRPCReply<Response>) in
             let context = RequestContext(
                 eventLoop: call.eventLoop, deadline: call.deadline, authToken: Self.authToken(call.headers))
-            counted(request, context, promise)
+            counted(request, context, reply)
         }
         gatewayMethods[path] = GatewayMethod(path: path, requestType: Request.self, responseType: Response.self, handler: counted)
         for route in routes {

@@ -188,13 +188,15 @@ final class ApplyLoop: @unchecked Sendable {
     private func releaseReads() {
         guard !pendingReads.isEmpty else { return }
         var waiting: [(index: KeelRaft.LogIndex, ids: [UInt64])] = []
+        var released: [(id: UInt64, outcome: ReadIndexOutcome)] = []
         for read in pendingReads {
             if read.index.rawValue <= applied.index {
-                for id in read.ids { readWaiters.complete(id, with: .applied) }
+                released += read.ids.map { ($0, .applied) }
             } else {
                 waiting.append(read)
             }
         }
         pendingReads = waiting
+        readWaiters.complete(released)
     }
 }

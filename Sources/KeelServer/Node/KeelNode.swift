@@ -267,40 +267,47 @@ public final class KeelNode: Sendable {
     /// error: request too large, no leader, request timed out, server stopped.
     func propose(_ request: ProposalRequest, on eventLoop: any EventLoop) -> EventLoopFuture<AppliedOutcome> {
         let promise = eventLoop.makePromise(of: AppliedOutcome.self)
-        guard !stopped.load(ordering: .relaxed) else {
-            promise.succeed(.failed(.stopped))
-            return promise.futureResult
-        }
+        propose(request, on: eventLoop) { promise.succeed($0) }
+        return promise.futureResult
+    }
+
+    /// Proposes `request` and calls `completion` once with its applied outcome, on
+    /// `eventLoop` (at once, on the calling thread, when it is refused before raft sees it).
+    /// The form the hot paths use: no promise or future per request.
+    func propose(_ request: ProposalRequest, on eventLoop: any EventLoop,
+                 completion: @escaping @Sendable (AppliedOutcome) -> Void) {
+        guard !stopped.load(ordering: .relaxed) else { return completion(.failed(.stopped)) }
         let arrived = MonotonicClock.nanoseconds()
         let id = requestIDs.make()
         let data = Proposal(id: id, request: request).encoded()
-        guard data.count <= options.limits.maxRequestBytes else {
-            promise.succeed(.failed(.requestTooLarge))
-            return promise.futureResult
-        }
+        guard data.count <= options.limits.maxRequestBytes else { return completion(.failed(.requestTooLarge)) }
         proposals.register(id, deadline: arrived + options.requestTimeoutNanoseconds, on: eventLoop) { [self] outcome in
             stages.writeTotal.record(since: arrived, now: MonotonicClock.nanoseconds())
             if case .failed(let error) = outcome, [.timeout, .noLeader, .stopped].contains(error) {
                 failedProposals.add(1, ordering: .relaxed)
             }
-            promise.succeed(outcome)
+            completion(outcome)
         }
         proposalBatches.add(data, id: id, arrived: arrived, on: eventLoop)
-        return promise.futureResult
     }
 
     /// Waits until this member has applied everything committed when the read arrived, as
     /// confirmed by the leader (ReadIndex), so a read served afterwards is linearizable.
     func readIndex(on eventLoop: any EventLoop) -> EventLoopFuture<ReadIndexOutcome> {
         let promise = eventLoop.makePromise(of: ReadIndexOutcome.self)
+        readIndex(on: eventLoop) { promise.succeed($0) }
+        return promise.futureResult
+    }
+
+    /// `readIndex(on:)` calling `completion` once with the outcome, on `eventLoop`.
+    func readIndex(on eventLoop: any EventLoop, completion: @escaping @Sendable (ReadIndexOutcome) -> Void) {
         let id = requestIDs.make()
         let arrived = MonotonicClock.nanoseconds()
-        reads.register(id, deadline: arrived + options.requestTimeoutNanoseconds) { [stages] outcome in
+        reads.register(id, deadline: arrived + options.requestTimeoutNanoseconds, on: eventLoop) { [stages] outcome in
             stages.readIndexWait.record(since: arrived, now: MonotonicClock.nanoseconds())
-            promise.succeed(outcome)
+            completion(outcome)
         }
         send(.readIndex(id: id), waitingIn: reads, id: id, refused: .refused)
-        return promise.futureResult
     }
 
     /// Hands `input` to the raft loop for the waiter `id` (already registered in `waiters`

@@ -13,8 +13,7 @@ final class Waiters<Outcome: Sendable>: Sendable {
     typealias Completion = @Sendable (Outcome) -> Void
     private struct Entry {
         let deadline: UInt64
-        /// Where the completion runs when answers come in a batch (`complete(_:)`); nil: on
-        /// the completing thread.
+        /// Where the completion runs; nil: on the completing thread.
         let eventLoop: (any EventLoop)?
         let completion: Completion
     }
@@ -27,7 +26,8 @@ final class Waiters<Outcome: Sendable>: Sendable {
     }
 
     /// Registers the waiter for `id`; `expire` completes it with the timed-out outcome once
-    /// the monotonic clock passes `deadline` (nanoseconds, `MonotonicClock`).
+    /// the monotonic clock passes `deadline` (nanoseconds, `MonotonicClock`). With
+    /// `eventLoop`, the completion runs there, whoever completes it.
     func register(_ id: UInt64, deadline: UInt64, on eventLoop: (any EventLoop)? = nil, _ completion: @escaping Completion) {
         let entry = Entry(deadline: deadline, eventLoop: eventLoop, completion: completion)
         waiting.withLock { waiting in
@@ -66,28 +66,38 @@ final class Waiters<Outcome: Sendable>: Sendable {
     @discardableResult
     func complete(_ id: UInt64, with outcome: Outcome) -> Bool {
         guard let entry = waiting.withLock({ $0.removeValue(forKey: id) }) else { return false }
-        entry.completion(outcome)
+        Self.run(entry, outcome)
         return true
     }
 
     /// Completes, with the timed-out outcome, every waiter whose deadline is at or before
     /// `now`, oldest request first.
     func expire(now: UInt64) {
-        let expired = waiting.withLock { waiting -> [(UInt64, Completion)] in
+        let expired = waiting.withLock { waiting -> [Entry] in
             guard waiting.values.contains(where: { $0.deadline <= now }) else { return [] }
             let ids = waiting.filter { $0.value.deadline <= now }.keys.sorted()
-            return ids.map { ($0, waiting.removeValue(forKey: $0)!.completion) }
+            return ids.map { waiting.removeValue(forKey: $0)! }
         }
-        for (_, completion) in expired { completion(timedOut) }
+        for entry in expired { Self.run(entry, timedOut) }
     }
 
     /// Completes every waiter with `outcome` (the node is stopping).
     func completeAll(with outcome: Outcome) {
         let all = waiting.withLock { waiting in
             defer { waiting.removeAll() }
-            return waiting.sorted { $0.key < $1.key }.map(\.value.completion)
+            return waiting.sorted { $0.key < $1.key }.map(\.value)
         }
-        for completion in all { completion(outcome) }
+        for entry in all { Self.run(entry, outcome) }
+    }
+
+    /// Runs one waiter's completion on its event loop, or here when it has none or this is it.
+    private static func run(_ entry: Entry, _ outcome: Outcome) {
+        if let loop = entry.eventLoop, !loop.inEventLoop {
+            let completion = entry.completion
+            loop.execute { completion(outcome) }
+        } else {
+            entry.completion(outcome)
+        }
     }
 
     var count: Int { waiting.withLock { $0.count } }

@@ -54,22 +54,22 @@ extension ClusterService {
     /// leader, here as the same gRPC call to the leader's advertised client URL (etcd uses
     /// its peer URL). No leader, or one whose client URLs are unknown: "no leader".
     func forwardPromote(_ request: Etcdserverpb_MemberPromoteRequest, leader: NodeID, on eventLoop: any EventLoop,
-                        _ promise: EventLoopPromise<Etcdserverpb_MemberPromoteResponse>) {
+                        _ reply: GRPCReply<Etcdserverpb_MemberPromoteResponse>) {
         let urls = node.membership.membership.member(id: leader.rawValue)?.clientUrls ?? []
         guard leader != .none, leader.rawValue != node.memberID,
               let address = urls.lazy.compactMap(PeerAddress.init(url:)).first else {
-            return promise.fail(EtcdError.noLeader.status)
+            return reply.fail(EtcdError.noLeader.status)
         }
         let timeout = TimeAmount.nanoseconds(Int64(node.options.requestTimeoutNanoseconds))
         GRPCClient.connect(host: address.host, port: address.port, group: eventLoop).whenComplete { connected in
             switch connected {
-            case .failure: promise.fail(EtcdError.noLeader.status)
+            case .failure: reply.fail(EtcdError.noLeader.status)
             case .success(let client):
                 let call: EventLoopFuture<Etcdserverpb_MemberPromoteResponse> =
                     client.unary("/etcdserverpb.Cluster/MemberPromote", request, timeout: timeout)
                 call.whenComplete { _ in _ = client.close() }
-                call.whenSuccess { promise.succeed($0) }
-                call.whenFailure { error in promise.fail(error as? GRPCStatus ?? EtcdError.noLeader.status) }
+                call.whenSuccess { reply.succeed($0) }
+                call.whenFailure { error in reply.fail(error as? GRPCStatus ?? EtcdError.noLeader.status) }
             }
         }
     }

@@ -15,61 +15,61 @@ struct ClusterService: Sendable {
         .unimplemented, "keel: this member runs no peer transport (no http URL in --listen-peer-urls) and cannot add members")
 
     func register(in routes: inout ServiceRoutes) {
-        routes.unary(EtcdMethod.named("/etcdserverpb.Cluster/MemberList")) { (request: Etcdserverpb_MemberListRequest, context, promise: EventLoopPromise<Etcdserverpb_MemberListResponse>) in
+        routes.unary(EtcdMethod.named("/etcdserverpb.Cluster/MemberList")) { (request: Etcdserverpb_MemberListRequest, context, reply: GRPCReply<Etcdserverpb_MemberListResponse>) in
             let answer: @Sendable () -> Void = {
                 var response = Etcdserverpb_MemberListResponse()
                 response.header = node.header()
                 response.members = node.members
-                promise.succeed(response)
+                reply.succeed(response)
             }
             // As etcd 3.5: the member's own view, unless the caller asks for a linearizable one.
             guard request.linearizable else { return answer() }
             node.readIndex(on: context.eventLoop).whenSuccess { outcome in
                 switch outcome {
                 case .applied: answer()
-                case .refused: promise.fail(node.readRefusal.status)
+                case .refused: reply.fail(node.readRefusal.status)
                 }
             }
         }
-        routes.unary(EtcdMethod.named("/etcdserverpb.Cluster/MemberAdd")) { (request: Etcdserverpb_MemberAddRequest, context, promise: EventLoopPromise<Etcdserverpb_MemberAddResponse>) in
-            memberAdd(request, on: context.eventLoop, promise)
+        routes.unary(EtcdMethod.named("/etcdserverpb.Cluster/MemberAdd")) { (request: Etcdserverpb_MemberAddRequest, context, reply: GRPCReply<Etcdserverpb_MemberAddResponse>) in
+            memberAdd(request, on: context.eventLoop, reply)
         }
-        routes.unary(EtcdMethod.named("/etcdserverpb.Cluster/MemberRemove")) { (request: Etcdserverpb_MemberRemoveRequest, context, promise: EventLoopPromise<Etcdserverpb_MemberRemoveResponse>) in
-            if let refusal = removeRefusal(request.id) { return promise.fail(refusal.status) }
+        routes.unary(EtcdMethod.named("/etcdserverpb.Cluster/MemberRemove")) { (request: Etcdserverpb_MemberRemoveRequest, context, reply: GRPCReply<Etcdserverpb_MemberRemoveResponse>) in
+            if let refusal = removeRefusal(request.id) { return reply.fail(refusal.status) }
             var member = Etcdserverpb_Member()
             member.id = request.id
-            answer(node.proposeMemberChange(.removeNode, member: member, on: context.eventLoop), promise) { header, members in
+            answer(node.proposeMemberChange(.removeNode, member: member, on: context.eventLoop), reply) { header, members in
                 var response = Etcdserverpb_MemberRemoveResponse()
                 response.header = header
                 response.members = members
                 return response
             }
         }
-        routes.unary(EtcdMethod.named("/etcdserverpb.Cluster/MemberUpdate")) { (request: Etcdserverpb_MemberUpdateRequest, context, promise: EventLoopPromise<Etcdserverpb_MemberUpdateResponse>) in
-            guard node.members.contains(where: { $0.id == request.id }) else { return promise.fail(EtcdError.memberNotFound.status) }
-            if request.peerUrls.isEmpty || !request.peerUrls.allSatisfy(Self.isPeerURL) { return promise.fail(EtcdError.memberBadURLs.status) }
+        routes.unary(EtcdMethod.named("/etcdserverpb.Cluster/MemberUpdate")) { (request: Etcdserverpb_MemberUpdateRequest, context, reply: GRPCReply<Etcdserverpb_MemberUpdateResponse>) in
+            guard node.members.contains(where: { $0.id == request.id }) else { return reply.fail(EtcdError.memberNotFound.status) }
+            if request.peerUrls.isEmpty || !request.peerUrls.allSatisfy(Self.isPeerURL) { return reply.fail(EtcdError.memberBadURLs.status) }
             var member = Etcdserverpb_Member()
             member.id = request.id
             member.peerUrls = request.peerUrls
-            answer(node.proposeMemberChange(.updateNode, member: member, on: context.eventLoop), promise) { header, members in
+            answer(node.proposeMemberChange(.updateNode, member: member, on: context.eventLoop), reply) { header, members in
                 var response = Etcdserverpb_MemberUpdateResponse()
                 response.header = header
                 response.members = members
                 return response
             }
         }
-        routes.unary(EtcdMethod.named("/etcdserverpb.Cluster/MemberPromote")) { (request: Etcdserverpb_MemberPromoteRequest, context, promise: EventLoopPromise<Etcdserverpb_MemberPromoteResponse>) in
-            memberPromote(request, on: context.eventLoop, promise)
+        routes.unary(EtcdMethod.named("/etcdserverpb.Cluster/MemberPromote")) { (request: Etcdserverpb_MemberPromoteRequest, context, reply: GRPCReply<Etcdserverpb_MemberPromoteResponse>) in
+            memberPromote(request, on: context.eventLoop, reply)
         }
     }
 
     private func memberAdd(_ request: Etcdserverpb_MemberAddRequest, on eventLoop: any EventLoop,
-                           _ promise: EventLoopPromise<Etcdserverpb_MemberAddResponse>) {
-        if request.peerUrls.isEmpty || !request.peerUrls.allSatisfy(Self.isPeerURL) { return promise.fail(EtcdError.memberBadURLs.status) }
+                           _ reply: GRPCReply<Etcdserverpb_MemberAddResponse>) {
+        if request.peerUrls.isEmpty || !request.peerUrls.allSatisfy(Self.isPeerURL) { return reply.fail(EtcdError.memberBadURLs.status) }
         let known = Set(node.members.flatMap(\.peerUrls))
-        if request.peerUrls.contains(where: known.contains) { return promise.fail(EtcdError.peerURLExists.status) }
-        if let refusal = addRefusal(isLearner: request.isLearner) { return promise.fail(refusal.status) }
-        guard node.peers != nil else { return promise.fail(Self.needsPeerTransport) }
+        if request.peerUrls.contains(where: known.contains) { return reply.fail(EtcdError.peerURLExists.status) }
+        if let refusal = addRefusal(isLearner: request.isLearner) { return reply.fail(refusal.status) }
+        guard node.peers != nil else { return reply.fail(Self.needsPeerTransport) }
         // As etcd's v3 MemberAdd: the id derives from the peer URLs and the time of the
         // request, with no cluster token.
         var member = Etcdserverpb_Member()
@@ -79,7 +79,7 @@ struct ClusterService: Sendable {
         member.isLearner = request.isLearner
         let kind: ConfChange.Kind = request.isLearner ? .addLearnerNode : .addNode
         let added = member
-        answer(node.proposeMemberChange(kind, member: added, on: eventLoop), promise) { header, members in
+        answer(node.proposeMemberChange(kind, member: added, on: eventLoop), reply) { header, members in
             var response = Etcdserverpb_MemberAddResponse()
             response.header = header
             response.member = members.first { $0.id == added.id } ?? added
@@ -89,19 +89,19 @@ struct ClusterService: Sendable {
     }
 
     private func memberPromote(_ request: Etcdserverpb_MemberPromoteRequest, on eventLoop: any EventLoop,
-                               _ promise: EventLoopPromise<Etcdserverpb_MemberPromoteResponse>) {
-        guard let member = node.members.first(where: { $0.id == request.id }) else { return promise.fail(EtcdError.memberNotFound.status) }
-        guard member.isLearner else { return promise.fail(EtcdError.memberNotLearner.status) }
+                               _ reply: GRPCReply<Etcdserverpb_MemberPromoteResponse>) {
+        guard let member = node.members.first(where: { $0.id == request.id }) else { return reply.fail(EtcdError.memberNotFound.status) }
+        guard member.isLearner else { return reply.fail(EtcdError.memberNotLearner.status) }
         node.raftStatus(on: eventLoop).whenSuccess { status in
-            guard let status else { return promise.fail(EtcdError.stopped.status) }
+            guard let status else { return reply.fail(EtcdError.stopped.status) }
             guard !status.progress.isEmpty else {
                 // Only the leader knows how far the learner is: ask it.
-                return forwardPromote(request, leader: status.softState.leader, on: eventLoop, promise)
+                return forwardPromote(request, leader: status.softState.leader, on: eventLoop, reply)
             }
-            if let refusal = promoteRefusal(request.id, status: status) { return promise.fail(refusal.status) }
+            if let refusal = promoteRefusal(request.id, status: status) { return reply.fail(refusal.status) }
             var promoted = Etcdserverpb_Member()
             promoted.id = request.id
-            answer(node.proposeMemberChange(.addNode, member: promoted, isPromote: true, on: eventLoop), promise) { header, members in
+            answer(node.proposeMemberChange(.addNode, member: promoted, isPromote: true, on: eventLoop), reply) { header, members in
                 var response = Etcdserverpb_MemberPromoteResponse()
                 response.header = header
                 response.members = members
@@ -110,14 +110,14 @@ struct ClusterService: Sendable {
         }
     }
 
-    /// Completes `promise` with the applied change's members, or its error.
-    private func answer<Response: Sendable>(_ outcome: EventLoopFuture<AppliedOutcome>, _ promise: EventLoopPromise<Response>,
+    /// Completes `reply` with the applied change's members, or its error.
+    private func answer<Response: Sendable>(_ outcome: EventLoopFuture<AppliedOutcome>, _ reply: GRPCReply<Response>,
                                   _ make: @escaping @Sendable (Etcdserverpb_ResponseHeader, [Etcdserverpb_Member]) -> Response) {
         outcome.whenSuccess { [node] outcome in
             switch outcome {
-            case .members(let members): promise.succeed(make(node.header(), members))
-            case .failed(let error): promise.fail(error.status)
-            default: promise.fail(GRPCStatus(.internal, "keel: a membership change applied as \(outcome)"))
+            case .members(let members): reply.succeed(make(node.header(), members))
+            case .failed(let error): reply.fail(error.status)
+            default: reply.fail(GRPCStatus(.internal, "keel: a membership change applied as \(outcome)"))
             }
         }
     }

@@ -13,37 +13,37 @@ struct KVService: Sendable {
     let metrics: EtcdMetrics
 
     func register(in routes: inout ServiceRoutes) {
-        routes.unary(EtcdMethod.named("/etcdserverpb.KV/Range")) { (request: Etcdserverpb_RangeRequest, context, promise: EventLoopPromise<Etcdserverpb_RangeResponse>) in
-            range(request, context, promise)
+        routes.unary(EtcdMethod.named("/etcdserverpb.KV/Range")) { (request: Etcdserverpb_RangeRequest, context, reply: GRPCReply<Etcdserverpb_RangeResponse>) in
+            range(request, context, reply)
         }
-        routes.unary(EtcdMethod.named("/etcdserverpb.KV/Put")) { (request: Etcdserverpb_PutRequest, context, promise: EventLoopPromise<Etcdserverpb_PutResponse>) in
-            if let status = KVRequestValidation.check(request) { return promise.fail(status) }
-            write(.put(request), context, promise) { outcome, header in
+        routes.unary(EtcdMethod.named("/etcdserverpb.KV/Put")) { (request: Etcdserverpb_PutRequest, context, reply: GRPCReply<Etcdserverpb_PutResponse>) in
+            if let status = KVRequestValidation.check(request) { return reply.fail(status) }
+            write(.put(request), context, reply) { outcome, header in
                 guard case .put(let response) = outcome else { return nil }
                 metrics.puts.increment()
                 return Etcdserverpb_PutResponse(response, header: header)
             }
         }
-        routes.unary(EtcdMethod.named("/etcdserverpb.KV/DeleteRange")) { (request: Etcdserverpb_DeleteRangeRequest, context, promise: EventLoopPromise<Etcdserverpb_DeleteRangeResponse>) in
-            if let status = KVRequestValidation.check(request) { return promise.fail(status) }
-            write(.deleteRange(request), context, promise) { outcome, header in
+        routes.unary(EtcdMethod.named("/etcdserverpb.KV/DeleteRange")) { (request: Etcdserverpb_DeleteRangeRequest, context, reply: GRPCReply<Etcdserverpb_DeleteRangeResponse>) in
+            if let status = KVRequestValidation.check(request) { return reply.fail(status) }
+            write(.deleteRange(request), context, reply) { outcome, header in
                 guard case .deleteRange(let response) = outcome else { return nil }
                 metrics.deletes.increment()
                 return Etcdserverpb_DeleteRangeResponse(response, header: header)
             }
         }
-        routes.unary(EtcdMethod.named("/etcdserverpb.KV/Txn")) { (request: Etcdserverpb_TxnRequest, context, promise: EventLoopPromise<Etcdserverpb_TxnResponse>) in
-            if let status = KVRequestValidation.check(request, limits: node.options.limits) { return promise.fail(status) }
+        routes.unary(EtcdMethod.named("/etcdserverpb.KV/Txn")) { (request: Etcdserverpb_TxnRequest, context, reply: GRPCReply<Etcdserverpb_TxnResponse>) in
+            if let status = KVRequestValidation.check(request, limits: node.options.limits) { return reply.fail(status) }
             let txn = TxnRequest(request)
-            if txn.isReadOnly { return readOnlyTxn(txn, serializable: Self.isSerializable(request), context, promise) }
-            write(.txn(request), context, promise) { outcome, header in
+            if txn.isReadOnly { return readOnlyTxn(txn, serializable: Self.isSerializable(request), context, reply) }
+            write(.txn(request), context, reply) { outcome, header in
                 guard case .txn(let response) = outcome else { return nil }
                 metrics.txns.increment()
                 return Etcdserverpb_TxnResponse(response, header: header)
             }
         }
-        routes.unary(EtcdMethod.named("/etcdserverpb.KV/Compact")) { (request: Etcdserverpb_CompactionRequest, context, promise: EventLoopPromise<Etcdserverpb_CompactionResponse>) in
-            write(.compact(request), context, promise) { outcome, header in
+        routes.unary(EtcdMethod.named("/etcdserverpb.KV/Compact")) { (request: Etcdserverpb_CompactionRequest, context, reply: GRPCReply<Etcdserverpb_CompactionResponse>) in
+            write(.compact(request), context, reply) { outcome, header in
                 guard case .compact(let response) = outcome else { return nil }
                 return Etcdserverpb_CompactionResponse(response, header: header)
             }
@@ -51,39 +51,39 @@ struct KVService: Sendable {
     }
 
     private func range(_ request: Etcdserverpb_RangeRequest, _ context: RequestContext,
-                       _ promise: EventLoopPromise<Etcdserverpb_RangeResponse>) {
-        if let status = KVRequestValidation.check(request) { return promise.fail(status) }
-        read(serializable: request.serializable, context, promise) {
+                       _ reply: GRPCReply<Etcdserverpb_RangeResponse>) {
+        if let status = KVRequestValidation.check(request) { return reply.fail(status) }
+        read(serializable: request.serializable, context, reply) {
             switch node.keySpace.store.range(RangeRequest(request)) {
             case .success(let response):
                 metrics.ranges.increment()
-                promise.succeed(Etcdserverpb_RangeResponse(response, header: node.header()))
-            case .failure(let refusal): promise.fail(EtcdError(refusal).status)
+                reply.succeed(Etcdserverpb_RangeResponse(response, header: node.header()))
+            case .failure(let refusal): reply.fail(EtcdError(refusal).status)
             }
         }
     }
 
     private func readOnlyTxn(_ request: TxnRequest, serializable: Bool, _ context: RequestContext,
-                             _ promise: EventLoopPromise<Etcdserverpb_TxnResponse>) {
-        read(serializable: serializable, context, promise) {
+                             _ reply: GRPCReply<Etcdserverpb_TxnResponse>) {
+        read(serializable: serializable, context, reply) {
             switch node.keySpace.store.readOnlyTxn(request) {
             case .success(let response):
                 metrics.txns.increment()
-                promise.succeed(Etcdserverpb_TxnResponse(response, header: node.header()))
-            case .failure(let refusal): promise.fail(EtcdError(refusal).status)
+                reply.succeed(Etcdserverpb_TxnResponse(response, header: node.header()))
+            case .failure(let refusal): reply.fail(EtcdError(refusal).status)
             }
         }
     }
 
     /// Runs `serve` at once when `serializable`, else once this member has applied everything
-    /// committed when the request arrived (a read index); fails `promise` if none comes.
-    private func read<Response>(serializable: Bool, _ context: RequestContext, _ promise: EventLoopPromise<Response>,
+    /// committed when the request arrived (a read index); fails `reply` if none comes.
+    private func read<Response>(serializable: Bool, _ context: RequestContext, _ reply: GRPCReply<Response>,
                                 serve: @escaping @Sendable () -> Void) {
         if serializable { return serve() }
-        node.readIndex(on: context.eventLoop).whenSuccess { outcome in
+        node.readIndex(on: context.eventLoop) { outcome in
             switch outcome {
             case .applied: serve()
-            case .refused: promise.fail(node.readRefusal.status)
+            case .refused: reply.fail(node.readRefusal.status)
             }
         }
     }
@@ -98,16 +98,16 @@ struct KVService: Sendable {
 
     /// Proposes `request` and answers with `respond`'s conversion of what applying it did.
     private func write<Response: Sendable>(
-        _ request: ProposalRequest, _ context: RequestContext, _ promise: EventLoopPromise<Response>,
+        _ request: ProposalRequest, _ context: RequestContext, _ reply: GRPCReply<Response>,
         respond: @escaping @Sendable (AppliedOutcome, Etcdserverpb_ResponseHeader) -> Response?
     ) {
-        if let refusal = node.quotaRefusal(for: request, on: context.eventLoop) { return promise.fail(refusal.status) }
-        node.propose(request, on: context.eventLoop).whenSuccess { outcome in
-            if case .failed(let error) = outcome { return promise.fail(error.status) }
+        if let refusal = node.quotaRefusal(for: request, on: context.eventLoop) { return reply.fail(refusal.status) }
+        node.propose(request, on: context.eventLoop) { outcome in
+            if case .failed(let error) = outcome { return reply.fail(error.status) }
             guard let response = respond(outcome, node.header()) else {
                 preconditionFailure("a \(Response.self) request was applied as \(outcome)")
             }
-            promise.succeed(response)
+            reply.succeed(response)
         }
     }
 }

@@ -21,31 +21,31 @@ struct LeaseService: Sendable {
     static let renewRetryMilliseconds: Int64 = 50
 
     func register(in routes: inout ServiceRoutes) {
-        routes.unary(EtcdMethod.named("/etcdserverpb.Lease/LeaseGrant")) { (request: Etcdserverpb_LeaseGrantRequest, context, promise: EventLoopPromise<Etcdserverpb_LeaseGrantResponse>) in
-            grant(request, context, promise)
+        routes.unary(EtcdMethod.named("/etcdserverpb.Lease/LeaseGrant")) { (request: Etcdserverpb_LeaseGrantRequest, context, reply: GRPCReply<Etcdserverpb_LeaseGrantResponse>) in
+            grant(request, context, reply)
         }
-        routes.unary(EtcdMethod.named("/etcdserverpb.Lease/LeaseRevoke")) { (request: Etcdserverpb_LeaseRevokeRequest, context, promise: EventLoopPromise<Etcdserverpb_LeaseRevokeResponse>) in
+        routes.unary(EtcdMethod.named("/etcdserverpb.Lease/LeaseRevoke")) { (request: Etcdserverpb_LeaseRevokeRequest, context, reply: GRPCReply<Etcdserverpb_LeaseRevokeResponse>) in
             node.propose(.leaseRevoke(request), on: context.eventLoop).whenSuccess { outcome in
                 switch outcome {
                 case .leaseRevoked(let revision):
                     var response = Etcdserverpb_LeaseRevokeResponse()
                     response.header = node.header(revision: revision)
-                    promise.succeed(response)
-                case .failed(let error): promise.fail(error.status)
+                    reply.succeed(response)
+                case .failed(let error): reply.fail(error.status)
                 default: preconditionFailure("a lease revoke was applied as \(outcome)")
                 }
             }
         }
-        routes.unary(EtcdMethod.named("/etcdserverpb.Lease/LeaseTimeToLive")) { (request: Etcdserverpb_LeaseTimeToLiveRequest, context, promise: EventLoopPromise<Etcdserverpb_LeaseTimeToLiveResponse>) in
+        routes.unary(EtcdMethod.named("/etcdserverpb.Lease/LeaseTimeToLive")) { (request: Etcdserverpb_LeaseTimeToLiveRequest, context, reply: GRPCReply<Etcdserverpb_LeaseTimeToLiveResponse>) in
             let deadline = NIODeadline.now() + .nanoseconds(Int64(node.options.requestTimeoutNanoseconds))
             timeToLiveOnLeader(request, until: deadline, on: context.eventLoop).whenComplete { result in
                 switch result {
-                case .success(let response): promise.succeed(response)
-                case .failure(let error): promise.fail(error as? GRPCStatus ?? EtcdError.timeout.status)
+                case .success(let response): reply.succeed(response)
+                case .failure(let error): reply.fail(error as? GRPCStatus ?? EtcdError.timeout.status)
                 }
             }
         }
-        routes.unary(EtcdMethod.named("/etcdserverpb.Lease/LeaseLeases")) { (_: Etcdserverpb_LeaseLeasesRequest, _, promise: EventLoopPromise<Etcdserverpb_LeaseLeasesResponse>) in
+        routes.unary(EtcdMethod.named("/etcdserverpb.Lease/LeaseLeases")) { (_: Etcdserverpb_LeaseLeasesRequest, _, reply: GRPCReply<Etcdserverpb_LeaseLeasesResponse>) in
             var response = Etcdserverpb_LeaseLeasesResponse()
             response.leases = node.keySpace.lessor.leases().map { id in
                 var status = Etcdserverpb_LeaseStatus()
@@ -53,7 +53,7 @@ struct LeaseService: Sendable {
                 return status
             }
             response.header = node.header()
-            promise.succeed(response)
+            reply.succeed(response)
         }
         routes.bidirectionalStreaming(EtcdMethod.named("/etcdserverpb.Lease/LeaseKeepAlive")) {
             (call: GRPCCallContext, stream: GRPCServerStream<Etcdserverpb_LeaseKeepAliveResponse>) in
@@ -68,13 +68,13 @@ struct LeaseService: Sendable {
     /// A request without an id gets one here, before the log (etcd takes the next request id
     /// with the sign bit cleared), so every member applies the same id.
     private func grant(_ request: Etcdserverpb_LeaseGrantRequest, _ context: RequestContext,
-                       _ promise: EventLoopPromise<Etcdserverpb_LeaseGrantResponse>) {
+                       _ reply: GRPCReply<Etcdserverpb_LeaseGrantResponse>) {
         var request = request
         while request.id == 0 {
             request.id = Int64(bitPattern: node.requestIDs.make() & ~(UInt64(1) << 63))
         }
         let proposal = ProposalRequest.leaseGrant(request)
-        if let refusal = node.quotaRefusal(for: proposal, on: context.eventLoop) { return promise.fail(refusal.status) }
+        if let refusal = node.quotaRefusal(for: proposal, on: context.eventLoop) { return reply.fail(refusal.status) }
         node.propose(proposal, on: context.eventLoop).whenSuccess { outcome in
             switch outcome {
             case .leaseGranted(let id, let ttlSeconds, let revision):
@@ -82,8 +82,8 @@ struct LeaseService: Sendable {
                 response.header = node.header(revision: revision)
                 response.id = id.rawValue
                 response.ttl = ttlSeconds
-                promise.succeed(response)
-            case .failed(let error): promise.fail(error.status)
+                reply.succeed(response)
+            case .failed(let error): reply.fail(error.status)
             default: preconditionFailure("a lease grant was applied as \(outcome)")
             }
         }

@@ -16,19 +16,19 @@ struct MaintenanceService: Sendable {
     static let snapshotChunkBytes = 32 * 1024
 
     func register(in routes: inout ServiceRoutes) {
-        routes.unary(EtcdMethod.named("/etcdserverpb.Maintenance/Status")) { (_: Etcdserverpb_StatusRequest, _, promise: EventLoopPromise<Etcdserverpb_StatusResponse>) in
-            promise.succeed(node.status())
+        routes.unary(EtcdMethod.named("/etcdserverpb.Maintenance/Status")) { (_: Etcdserverpb_StatusRequest, _, reply: GRPCReply<Etcdserverpb_StatusResponse>) in
+            reply.succeed(node.status())
         }
-        routes.unary(EtcdMethod.named("/etcdserverpb.Maintenance/Hash")) { (_: Etcdserverpb_HashRequest, context, promise: EventLoopPromise<Etcdserverpb_HashResponse>) in
-            blocking(context.eventLoop, promise) {
+        routes.unary(EtcdMethod.named("/etcdserverpb.Maintenance/Hash")) { (_: Etcdserverpb_HashRequest, context, reply: GRPCReply<Etcdserverpb_HashResponse>) in
+            blocking(context.eventLoop, reply) {
                 var response = Etcdserverpb_HashResponse()
                 response.hash = try node.keySpace.store.hash()
                 response.header = node.header()
                 return response
             }
         }
-        routes.unary(EtcdMethod.named("/etcdserverpb.Maintenance/HashKV")) { (request: Etcdserverpb_HashKVRequest, context, promise: EventLoopPromise<Etcdserverpb_HashKVResponse>) in
-            blocking(context.eventLoop, promise) {
+        routes.unary(EtcdMethod.named("/etcdserverpb.Maintenance/HashKV")) { (request: Etcdserverpb_HashKVRequest, context, reply: GRPCReply<Etcdserverpb_HashKVResponse>) in
+            blocking(context.eventLoop, reply) {
                 switch node.keySpace.store.hashKV(request.revision) {
                 case .failure(let refusal): throw EtcdError(refusal)
                 case .success(let hash):
@@ -40,22 +40,22 @@ struct MaintenanceService: Sendable {
                 }
             }
         }
-        routes.unary(EtcdMethod.named("/etcdserverpb.Maintenance/Defragment")) { (_: Etcdserverpb_DefragmentRequest, context, promise: EventLoopPromise<Etcdserverpb_DefragmentResponse>) in
-            blocking(context.eventLoop, promise) {
+        routes.unary(EtcdMethod.named("/etcdserverpb.Maintenance/Defragment")) { (_: Etcdserverpb_DefragmentRequest, context, reply: GRPCReply<Etcdserverpb_DefragmentResponse>) in
+            blocking(context.eventLoop, reply) {
                 try node.defragment()
                 var response = Etcdserverpb_DefragmentResponse()
                 response.header = node.header()
                 return response
             }
         }
-        routes.unary(EtcdMethod.named("/etcdserverpb.Maintenance/Alarm")) { (request: Etcdserverpb_AlarmRequest, context, promise: EventLoopPromise<Etcdserverpb_AlarmResponse>) in
-            alarm(request, context, promise)
+        routes.unary(EtcdMethod.named("/etcdserverpb.Maintenance/Alarm")) { (request: Etcdserverpb_AlarmRequest, context, reply: GRPCReply<Etcdserverpb_AlarmResponse>) in
+            alarm(request, context, reply)
         }
-        routes.unary(EtcdMethod.named("/etcdserverpb.Maintenance/MoveLeader")) { (request: Etcdserverpb_MoveLeaderRequest, _, promise: EventLoopPromise<Etcdserverpb_MoveLeaderResponse>) in
-            if let refusal = node.moveLeader(to: request.targetID) { return promise.fail(refusal.status) }
+        routes.unary(EtcdMethod.named("/etcdserverpb.Maintenance/MoveLeader")) { (request: Etcdserverpb_MoveLeaderRequest, _, reply: GRPCReply<Etcdserverpb_MoveLeaderResponse>) in
+            if let refusal = node.moveLeader(to: request.targetID) { return reply.fail(refusal.status) }
             var response = Etcdserverpb_MoveLeaderResponse()
             response.header = node.header()
-            promise.succeed(response)
+            reply.succeed(response)
         }
         routes.serverStreaming(EtcdMethod.named("/etcdserverpb.Maintenance/Snapshot")) { (_: Etcdserverpb_SnapshotRequest, call, stream: GRPCServerStream<Etcdserverpb_SnapshotResponse>) in
             snapshot(call.eventLoop, stream)
@@ -63,12 +63,12 @@ struct MaintenanceService: Sendable {
     }
 
     private func alarm(_ request: Etcdserverpb_AlarmRequest, _ context: RequestContext,
-                       _ promise: EventLoopPromise<Etcdserverpb_AlarmResponse>) {
+                       _ reply: GRPCReply<Etcdserverpb_AlarmResponse>) {
         guard request.action != .get else {
             var response = Etcdserverpb_AlarmResponse()
             response.alarms = node.alarms.list(request.alarm)
             response.header = node.header()
-            return promise.succeed(response)
+            return reply.succeed(response)
         }
         node.propose(.alarm(request), on: context.eventLoop).whenSuccess { outcome in
             switch outcome {
@@ -76,8 +76,8 @@ struct MaintenanceService: Sendable {
                 var response = Etcdserverpb_AlarmResponse()
                 response.alarms = alarms
                 response.header = node.header(revision: revision)
-                promise.succeed(response)
-            case .failed(let error): promise.fail(error.status)
+                reply.succeed(response)
+            case .failed(let error): reply.fail(error.status)
             default: preconditionFailure("an alarm request was applied as \(outcome)")
             }
         }
@@ -137,16 +137,16 @@ struct MaintenanceService: Sendable {
         }
     }
 
-    /// Runs `body` on the pool and completes `promise` with it; an `EtcdError` is answered as
+    /// Runs `body` on the pool and completes `reply` with it; an `EtcdError` is answered as
     /// its status, a `GRPCStatus` as itself, anything else as UNKNOWN with its description.
-    private func blocking<Response: Sendable>(_ eventLoop: any EventLoop, _ promise: EventLoopPromise<Response>,
+    private func blocking<Response: Sendable>(_ eventLoop: any EventLoop, _ reply: GRPCReply<Response>,
                                               _ body: @escaping @Sendable () throws -> Response) {
         pool.runIfActive(eventLoop: eventLoop) { () throws -> Response in try body() }.whenComplete { result in
             switch result {
-            case .success(let response): promise.succeed(response)
-            case .failure(let error as EtcdError): promise.fail(error.status)
-            case .failure(let error as GRPCStatus): promise.fail(error)
-            case .failure(let error): promise.fail(GRPCStatus(.unknown, "\(error)"))
+            case .success(let response): reply.succeed(response)
+            case .failure(let error as EtcdError): reply.fail(error.status)
+            case .failure(let error as GRPCStatus): reply.fail(error)
+            case .failure(let error): reply.fail(GRPCStatus(.unknown, "\(error)"))
             }
         }
     }

@@ -275,14 +275,14 @@ private struct ScriptedClient {
 
     static let methods: GRPCMethodTable = {
         var table = GRPCMethodTable()
-        table.addUnary("/test.Echo/Unary", Etcdserverpb_PutRequest.self, Etcdserverpb_PutResponse.self) { request, _, promise in
+        table.addUnary("/test.Echo/Unary", Etcdserverpb_PutRequest.self, Etcdserverpb_PutResponse.self) { request, _, reply in
             var response = Etcdserverpb_PutResponse()
             response.prevKv.key = request.key
             response.prevKv.value = request.value
-            promise.succeed(response)
+            reply.succeed(response)
         }
-        table.addUnary("/test.Echo/Fail", Etcdserverpb_PutRequest.self, Etcdserverpb_PutResponse.self) { _, _, promise in
-            promise.fail(GRPCStatus(.notFound, "no such thing: 100%"))
+        table.addUnary("/test.Echo/Fail", Etcdserverpb_PutRequest.self, Etcdserverpb_PutResponse.self) { _, _, reply in
+            reply.fail(GRPCStatus(.notFound, "no such thing: 100%"))
         }
         table.addBidirectionalStreaming("/test.Echo/Stream", Etcdserverpb_PutRequest.self, Etcdserverpb_PutResponse.self) { _, _ in
             { _ in }

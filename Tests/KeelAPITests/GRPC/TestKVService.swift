@@ -17,7 +17,7 @@ final class TestKVService: Sendable {
     static let snapshotChunkBytes = 64 * 1024
 
     private let state = Mutex(State())
-    /// Stands in for the node's apply thread: Put promises are completed on it.
+    /// Stands in for the node's apply thread: Put replies are sent from it.
     private let applyLoop: any EventLoop
     /// How often a Snapshot stream reported "not writable" to its sender.
     let snapshotPauses = Atomic<Int>(0)
@@ -33,22 +33,22 @@ final class TestKVService: Sendable {
 
     var methods: GRPCMethodTable {
         var table = GRPCMethodTable()
-        table.addUnary("/etcdserverpb.KV/Range") { [self] (request: Etcdserverpb_RangeRequest, _, promise) in
-            promise.succeed(range(request))
+        table.addUnary("/etcdserverpb.KV/Range") { [self] (request: Etcdserverpb_RangeRequest, _, reply) in
+            reply.succeed(range(request))
         }
-        table.addUnary("/etcdserverpb.KV/Put") { [self] (request: Etcdserverpb_PutRequest, _, promise) in
-            applyLoop.execute { promise.succeed(self.put(request)) }
+        table.addUnary("/etcdserverpb.KV/Put") { [self] (request: Etcdserverpb_PutRequest, _, reply) in
+            applyLoop.execute { reply.succeed(self.put(request)) }
         }
         // Without a key: an etcd-style error. With one: answers only after the call's deadline
         // (or at once without one), so the transport's DEADLINE_EXCEEDED must win.
         table.addUnary("/etcdserverpb.KV/DeleteRange") {
-            (request: Etcdserverpb_DeleteRangeRequest, context, promise: EventLoopPromise<Etcdserverpb_DeleteRangeResponse>) in
+            (request: Etcdserverpb_DeleteRangeRequest, context, reply: GRPCReply<Etcdserverpb_DeleteRangeResponse>) in
             guard !request.key.isEmpty else {
-                return promise.fail(GRPCStatus(.invalidArgument, "etcdserver: key is not provided (100% ✓)"))
+                return reply.fail(GRPCStatus(.invalidArgument, "etcdserver: key is not provided (100% ✓)"))
             }
-            guard let deadline = context.deadline else { return promise.succeed(.init()) }
+            guard let deadline = context.deadline else { return reply.succeed(.init()) }
             context.eventLoop.scheduleTask(deadline: deadline + .milliseconds(100)) {
-                promise.succeed(.init())
+                reply.succeed(.init())
             }
         }
         table.addBidirectionalStreaming("/etcdserverpb.Watch/Watch") { [self] (_, stream) in
