@@ -38,31 +38,31 @@ struct NetworkLeaseKeepAliveCommand: ParsableCommand {
 }
 
 /// A client's lease and keepalive stream. The stream answers keepalives in the order sent,
-/// so answers complete the waiting promises first in, first out.
+/// so answers complete the waiting keepalives first in, first out.
 final class NetworkKeepAliveClient: @unchecked Sendable {
     // Unchecked: used only on its connection's event loop.
     let leaseID: Int64
     var call: GRPCClientStreamingCall<Etcdserverpb_LeaseKeepAliveRequest>?
-    var waiting: [EventLoopPromise<NetworkOperationKind?>] = []
+    var waiting: [@Sendable (Result<NetworkOperationKind?, any Error>) -> Void] = []
     var waitingHead = 0
 
     init(leaseID: Int64) { self.leaseID = leaseID }
 
     func answered(_ response: Etcdserverpb_LeaseKeepAliveResponse) {
-        guard let promise = takeWaiting() else { return }
-        if response.ttl > 0 { promise.succeed(nil) } else { promise.fail(BenchFailure("lease \(leaseID) not found")) }
+        guard let completion = takeWaiting() else { return }
+        completion(response.ttl > 0 ? .success(nil) : .failure(BenchFailure("lease \(leaseID) not found")))
     }
 
     func ended(_ reason: String) {
-        while let promise = takeWaiting() { promise.fail(BenchFailure("keepalive stream ended: \(reason)")) }
+        while let completion = takeWaiting() { completion(.failure(BenchFailure("keepalive stream ended: \(reason)"))) }
     }
 
-    private func takeWaiting() -> EventLoopPromise<NetworkOperationKind?>? {
+    private func takeWaiting() -> (@Sendable (Result<NetworkOperationKind?, any Error>) -> Void)? {
         guard waitingHead < waiting.count else { return nil }
-        let promise = waiting[waitingHead]
+        let completion = waiting[waitingHead]
         waitingHead += 1
         if waitingHead == waiting.count { waiting.removeAll(keepingCapacity: true); waitingHead = 0 }
-        return promise
+        return completion
     }
 }
 
@@ -88,14 +88,13 @@ struct NetworkKeepAliveWorkload: NetworkWorkload {
         }
     }
 
-    func send(_ client: NetworkKeepAliveClient, on connection: GRPCClient, number: Int) -> EventLoopFuture<NetworkOperationKind?> {
-        let promise = connection.channel.eventLoop.makePromise(of: NetworkOperationKind?.self)
+    func send(_ client: NetworkKeepAliveClient, on connection: GRPCClient, number: Int,
+              completion: @escaping @Sendable (Result<NetworkOperationKind?, any Error>) -> Void) {
         guard let call = client.call else { preconditionFailure("a keepalive client is made with its stream") }
-        client.waiting.append(promise)
+        client.waiting.append(completion)
         var request = Etcdserverpb_LeaseKeepAliveRequest()
         request.id = client.leaseID
         call.send(request).whenFailure { error in client.ended("\(error)") }
-        return promise.futureResult
     }
 
     func finish(_ client: NetworkKeepAliveClient, on connection: GRPCClient) -> EventLoopFuture<Void> {

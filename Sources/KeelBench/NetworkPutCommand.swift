@@ -45,11 +45,11 @@ struct NetworkPutWorkload: NetworkWorkload {
         value = Data(repeating: UInt8(ascii: "v"), count: valueBytes)
     }
 
-    func send(_ client: Void, on connection: GRPCClient, number: Int) -> EventLoopFuture<NetworkOperationKind?> {
+    func send(_ client: Void, on connection: GRPCClient, number: Int, completion: @escaping @Sendable (Result<NetworkOperationKind?, any Error>) -> Void) {
         var request = Etcdserverpb_PutRequest()
         request.key = keySpace.key(request: number)
         request.value = value
-        return connection.unaryBytes(EtcdPaths.put, request).map { _ in nil }
+        connection.unaryBytes(EtcdPaths.put, request) { result in completion(result.map { _ in nil }.mapError { $0 }) }
     }
 }
 

@@ -43,10 +43,10 @@ struct NetworkRangeWorkload: NetworkWorkload {
     let keySpace: NetworkKeySpace
     let serializable: Bool
 
-    func send(_ client: Void, on connection: GRPCClient, number: Int) -> EventLoopFuture<NetworkOperationKind?> {
+    func send(_ client: Void, on connection: GRPCClient, number: Int, completion: @escaping @Sendable (Result<NetworkOperationKind?, any Error>) -> Void) {
         var request = Etcdserverpb_RangeRequest()
         request.key = keySpace.key(request: number)
         request.serializable = serializable
-        return connection.unaryBytes(EtcdPaths.range, request).map { _ in nil }
+        connection.unaryBytes(EtcdPaths.range, request) { result in completion(result.map { _ in nil }.mapError { $0 }) }
     }
 }

@@ -111,7 +111,7 @@ final class NetworkRun<Workload: NetworkWorkload>: Sendable {
     private func send(_ number: Int, _ client: Workload.Client, _ connection: GRPCClient, _ recorder: NetworkRecorder,
                       _ done: EventLoopPromise<Void>) {
         let started = BenchSystem.monotonicNanoseconds()
-        workload.send(client, on: connection, number: number).whenComplete { result in
+        workload.send(client, on: connection, number: number) { result in
             let now = BenchSystem.monotonicNanoseconds()
             self.completed.add(1, ordering: .relaxed)
             switch result {

@@ -79,7 +79,7 @@ struct NetworkTxnWorkload: NetworkWorkload {
         return Double(draw) / Double(1 << 53) < readProbability
     }
 
-    func send(_ client: Void, on connection: GRPCClient, number: Int) -> EventLoopFuture<NetworkOperationKind?> {
+    func send(_ client: Void, on connection: GRPCClient, number: Int, completion: @escaping @Sendable (Result<NetworkOperationKind?, any Error>) -> Void) {
         let read = isRead(request: number)
         let base = keySpace.slot(request: number)
         var request = Etcdserverpb_TxnRequest()
@@ -99,10 +99,13 @@ struct NetworkTxnWorkload: NetworkWorkload {
             }
             return operation
         }
-        let call: EventLoopFuture<Etcdserverpb_TxnResponse> = connection.unary(EtcdPaths.txn, request)
-        return call.flatMapThrowing { response in
-            guard response.succeeded else { throw BenchFailure("a txn without comparisons did not succeed") }
-            return reportsKinds ? (read ? .read : .write) : nil
+        let kind: NetworkOperationKind? = reportsKinds ? (read ? .read : .write) : nil
+        connection.unary(EtcdPaths.txn, request, as: Etcdserverpb_TxnResponse.self) { result in
+            switch result {
+            case .success(let response) where response.succeeded: completion(.success(kind))
+            case .success: completion(.failure(BenchFailure("a txn without comparisons did not succeed")))
+            case .failure(let status): completion(.failure(status))
+            }
         }
     }
 }

@@ -123,7 +123,7 @@ struct NetworkWatchPutWorkload: NetworkWorkload {
     let run: NetworkWatchRun
     let valueBytes: Int
 
-    func send(_ client: Void, on connection: GRPCClient, number: Int) -> EventLoopFuture<NetworkOperationKind?> {
+    func send(_ client: Void, on connection: GRPCClient, number: Int, completion: @escaping @Sendable (Result<NetworkOperationKind?, any Error>) -> Void) {
         let slot = run.keySpace.slot(request: number)
         var request = Etcdserverpb_PutRequest()
         request.key = run.keySpace.key(slot: slot)
@@ -131,9 +131,9 @@ struct NetworkWatchPutWorkload: NetworkWorkload {
         var value = withUnsafeBytes(of: &stamp) { Data($0) }
         value.append(Data(repeating: UInt8(ascii: "v"), count: valueBytes - NetworkWatchRun.stampBytes))
         request.value = value
-        return connection.unaryBytes(EtcdPaths.put, request).map { _ in
-            self.run.expected.add(self.run.watchers(ofSlot: slot), ordering: .relaxed)
-            return nil
+        connection.unaryBytes(EtcdPaths.put, request) { result in
+            if case .success = result { self.run.expected.add(self.run.watchers(ofSlot: slot), ordering: .relaxed) }
+            completion(result.map { _ in nil }.mapError { $0 })
         }
     }
 }

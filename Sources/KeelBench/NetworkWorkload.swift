@@ -11,9 +11,11 @@ protocol NetworkWorkload: Sendable {
     /// Prepares client `index` on `connection` before the clock starts.
     func makeClient(_ connection: GRPCClient, index: Int) -> EventLoopFuture<Client>
 
-    /// Sends request `number` (unique across all clients) and completes when it is answered,
-    /// with the kind to count it under besides the total (txn-mixed's reads and writes), or nil.
-    func send(_ client: Client, on connection: GRPCClient, number: Int) -> EventLoopFuture<NetworkOperationKind?>
+    /// Sends request `number` (unique across all clients) and calls `completion` once when it
+    /// is answered, on the connection's event loop: with the kind to count it under besides the
+    /// total (txn-mixed's reads and writes) or nil, or with why it failed. A callback rather
+    /// than a future: keel-bench's CPU per request is taken from the server it measures.
+    func send(_ client: Client, on connection: GRPCClient, number: Int, completion: @escaping @Sendable (Result<NetworkOperationKind?, any Error>) -> Void)
 
     /// Ends a client after the clock stopped (best effort: failures are ignored).
     func finish(_ client: Client, on connection: GRPCClient) -> EventLoopFuture<Void>

@@ -52,7 +52,25 @@ public final class GRPCClient: Sendable {
     public func unary<Request: Message, Response: Message>(
         _ path: String, _ request: Request, as response: Response.Type = Response.self, timeout: TimeAmount? = nil
     ) -> EventLoopFuture<Response> {
-        unaryCall(path, request, timeout: timeout) { bytes in try Response(serializedBytes: Array(bytes.readableBytesView)) }
+        let promise = channel.eventLoop.makePromise(of: Response.self)
+        unary(path, request, as: response, timeout: timeout) { promise.completeWith($0.mapError { $0 }) }
+        return promise.futureResult
+    }
+
+    /// `unary` calling `completion` once with the outcome, on the connection's event loop
+    /// (at once, on the calling thread, when the request cannot be serialized): no promise or
+    /// future per call.
+    public func unary<Request: Message, Response: Message>(
+        _ path: String, _ request: Request, as response: Response.Type = Response.self, timeout: TimeAmount? = nil,
+        completion: @escaping @Sendable (Result<Response, GRPCStatus>) -> Void
+    ) {
+        unaryCall(path, request, timeout: timeout) { result in
+            completion(result.flatMap { bytes in
+                do { return .success(try Response(serializedBytes: Array(bytes.readableBytesView))) } catch {
+                    return .failure(GRPCStatus(.internal, "cannot parse response: \(error)"))
+                }
+            })
+        }
     }
 
     /// Calls a unary method and completes with its response message's bytes, not decoded: for
@@ -61,36 +79,30 @@ public final class GRPCClient: Sendable {
     public func unaryBytes<Request: Message>(
         _ path: String, _ request: Request, timeout: TimeAmount? = nil
     ) -> EventLoopFuture<ByteBuffer> {
-        unaryCall(path, request, timeout: timeout) { $0 }
+        let promise = channel.eventLoop.makePromise(of: ByteBuffer.self)
+        unaryBytes(path, request, timeout: timeout) { promise.completeWith($0.mapError { $0 }) }
+        return promise.futureResult
     }
 
-    private func unaryCall<Request: Message, Value: Sendable>(
+    /// `unaryBytes` calling `completion` once, as the callback form of `unary` does.
+    public func unaryBytes<Request: Message>(
+        _ path: String, _ request: Request, timeout: TimeAmount? = nil,
+        completion: @escaping @Sendable (Result<ByteBuffer, GRPCStatus>) -> Void
+    ) {
+        unaryCall(path, request, timeout: timeout, completion: completion)
+    }
+
+    private func unaryCall<Request: Message>(
         _ path: String, _ request: Request, timeout: TimeAmount?,
-        decode: @escaping @Sendable (ByteBuffer) throws -> Value
-    ) -> EventLoopFuture<Value> {
-        let promise = channel.eventLoop.makePromise(of: Value.self)
+        completion: @escaping @Sendable (Result<ByteBuffer, GRPCStatus>) -> Void
+    ) {
         let body: [UInt8]
         do { body = try request.serializedBytes() } catch {
-            promise.fail(GRPCStatus(.internal, "cannot serialize request: \(error)"))
-            return promise.futureResult
+            return completion(.failure(GRPCStatus(.internal, "cannot serialize request: \(error)")))
         }
-        let call = GRPCClientCall(
-            path: path, timeout: timeout, messageBytesMax: messageBytesMax,
-            receiver: .unary { result in
-                switch result {
-                case .success(let bytes):
-                    do {
-                        promise.succeed(try decode(bytes))
-                    } catch {
-                        promise.fail(GRPCStatus(.internal, "cannot parse response: \(error)"))
-                    }
-                case .failure(let status):
-                    promise.fail(status)
-                }
-            })
+        let call = GRPCClientCall(path: path, timeout: timeout, messageBytesMax: messageBytesMax, receiver: .unary(completion))
         call.unaryRequest = body
         start(call)
-        return promise.futureResult
     }
 
     public func unary<Request: Message, Response: Message>(
