@@ -33,8 +33,14 @@ final class DurabilityNotifier: @unchecked Sendable {
         thread = OSThread(name: "keel-wal-notify") { [unowned self] in self.run() }
     }
 
-    /// Queues `notice`; returns at once.
-    func post(_ notice: Notice) {
+    /// Queues `notice`; returns at once. With `wakingHere`, its event words are woken on the
+    /// calling thread first and only its callbacks are queued.
+    func post(_ notice: Notice, wakingHere: Bool = false) {
+        var notice = notice
+        if wakingHere {
+            for word in 0..<8 where notice.words & (1 << word) != 0 { events.notifyAll(word) }
+            notice.words = 0
+        }
         guard !notice.isEmpty else { return }
         lock.lock()
         queue.append(notice)

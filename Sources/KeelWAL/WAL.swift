@@ -263,13 +263,13 @@ public final class WAL: @unchecked Sendable {
                     notice.merge(Notice(words: Self.allWords, callbacks: takeCallbacks(upTo: durableTicket)))
                 }
                 if closing { break }
-                notifier.post(notice)
+                notifier.post(notice, wakingHere: options.writerWakesWaiters)
                 notice = Notice()
                 lock.wait(Self.workArrived)
             }
             if pending.isEmpty && flight.isEmpty {
                 lock.unlock()
-                notifier.post(notice)
+                notifier.post(notice, wakingHere: options.writerWakesWaiters)
                 return
             }
             var taken: (batch: Batch, generation: UInt64)?
@@ -281,7 +281,7 @@ public final class WAL: @unchecked Sendable {
                 lock.broadcast(Self.spaceFreed)
             }
             lock.unlock()
-            notifier.post(notice)
+            notifier.post(notice, wakingHere: options.writerWakesWaiters)
 
             do {
                 if let taken {
@@ -363,7 +363,7 @@ public final class WAL: @unchecked Sendable {
                     continue
                 }
             }
-            if announcing { notifier.post(lock.withLock { announce(flight[i]) }) }
+            if announcing { notifier.post(lock.withLock { announce(flight[i]) }, wakingHere: options.writerWakesWaiters) }
         }
         flight.removeAll()
     }

@@ -25,6 +25,11 @@ public struct WALOptions: Sendable {
     /// nice -10 and ~7,000/s at nice -20. Needs CAP_SYS_NICE (or RLIMIT_NICE); without it
     /// the writer keeps its priority and the WAL logs that once.
     public var writerNice: Int32? = -20
+    /// The writer wakes the threads waiting in `wait(for:)` itself, and leaves only completion
+    /// callbacks to the notifier thread. For a WAL with a waiter or two (a node's raft and
+    /// apply loops): the hop through the notifier is a second cross-core wake-up on every
+    /// commit's path. With many waiting appenders the notifier wakes them (the default).
+    public var writerWakesWaiters = false
     /// A monotonic clock in nanoseconds. When set, the writer measures how long each write +
     /// fdatasync takes (`WALStats.syncNanoseconds`); the WAL never reads a clock otherwise.
     public var clock: (@Sendable () -> UInt64)?

@@ -42,13 +42,16 @@ import Testing
     }
 
     /// 64 appenders × 1000 records each, half waiting on tickets and half on callbacks:
-    /// nothing lost, each appender's order kept, every completion fired exactly once.
-    @Test(arguments: DurableFileTestsBackends.all)
-    func manyAppendersGroupCommit(backend: IOBackendChoice) throws {
+    /// nothing lost, each appender's order kept, every completion fired exactly once; with the
+    /// waiters woken by the notifier thread and by the writer itself.
+    @Test(arguments: DurableFileTestsBackends.all, [false, true])
+    func manyAppendersGroupCommit(backend: IOBackendChoice, writerWakesWaiters: Bool) throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
         let appenders = 64, perAppender = 1000
-        let (wal, _) = try WAL.open(directory: directory.path, options: testOptions(segmentBytes: 1 << 20, backend: backend))
+        var options = testOptions(segmentBytes: 1 << 20, backend: backend)
+        options.writerWakesWaiters = writerWakesWaiters
+        let (wal, _) = try WAL.open(directory: directory.path, options: options)
         // Replay checks that entry indexes follow each other, so an index is taken and its
         // record appended under one lock; durability is awaited outside it, concurrently.
         let order = ConditionLock()

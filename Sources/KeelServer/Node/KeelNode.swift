@@ -133,6 +133,7 @@ public final class KeelNode: Sendable {
         let learners = membership.members.filter(\.isLearner).map { NodeID($0.id) }
         var walOptions = WALOptions()
         walOptions.backend = options.walIO
+        walOptions.writerWakesWaiters = true
         walOptions.log = { line in logger.warn("wal: " + line) }
         let stages = observers.stages
         walOptions.clock = { MonotonicClock.nanoseconds() }
