@@ -3,8 +3,8 @@
 /// A closure rather than an `EventLoopPromise`: a promise and its future are two generic
 /// objects per call (each allocation looks up the type's metadata), and every layer that
 /// watches the outcome adds a callback to a list. A put passed through three such layers; a
-/// layer now wraps the reply it was given instead. Answering a second time reaches the call
-/// again, which ignores anything after its end.
+/// layer now wraps the reply it was given instead. Answer once: a second answer reaches the
+/// call again (which ignores anything after its end), and every observer again.
 public struct GRPCReply<Response: Sendable>: Sendable {
     private let complete: @Sendable (Result<Response, any Error>) -> Void
 
@@ -16,8 +16,6 @@ public struct GRPCReply<Response: Sendable>: Sendable {
 
     /// A `GRPCStatus` is answered as itself, any other error as UNKNOWN.
     public func fail(_ error: any Error) { complete(.failure(error)) }
-
-    public func complete(with result: Result<Response, any Error>) { complete(result) }
 
     /// A reply that runs `observe` with the outcome before answering through this one.
     public func observed(_ observe: @escaping @Sendable (Result<Response, any Error>) -> Void) -> GRPCReply<Response> {
