@@ -27,18 +27,22 @@ final class DurabilityNotifier: @unchecked Sendable {
     private var queue: [Notice] = []
     private var stopping = false
     private var thread: OSThread?
+    /// The poster wakes a notice's event words itself; only callbacks come to this thread
+    /// (`WALOptions.writerWakesWaiters`).
+    private let posterWakes: Bool
 
-    init(events: EventCount) {
+    init(events: EventCount, posterWakes: Bool) {
         self.events = events
+        self.posterWakes = posterWakes
         thread = OSThread(name: "keel-wal-notify") { [unowned self] in self.run() }
     }
 
-    /// Queues `notice`; returns at once. With `wakingHere`, its event words are woken on the
+    /// Queues `notice`; returns at once. With `posterWakes`, its event words are woken on the
     /// calling thread first and only its callbacks are queued.
-    func post(_ notice: Notice, wakingHere: Bool = false) {
+    func post(_ notice: Notice) {
         var notice = notice
-        if wakingHere {
-            for word in 0..<8 where notice.words & (1 << word) != 0 { events.notifyAll(word) }
+        if posterWakes {
+            wake(notice.words)
             notice.words = 0
         }
         guard !notice.isEmpty else { return }
@@ -70,10 +74,15 @@ final class DurabilityNotifier: @unchecked Sendable {
             swap(&batch, &queue)
             lock.unlock()
             for notice in batch {
-                for word in 0..<8 where notice.words & (1 << word) != 0 { events.notifyAll(word) }
+                wake(notice.words)
                 for callback in notice.callbacks { callback(notice.error) }
             }
             batch.removeAll(keepingCapacity: true)
         }
+    }
+
+    /// Wakes the threads waiting on each event word set in `words`.
+    private func wake(_ words: UInt8) {
+        for word in 0..<8 where words & (1 << word) != 0 { events.notifyAll(word) }
     }
 }

@@ -90,7 +90,7 @@ public final class WAL: @unchecked Sendable {
         self.pending = Batch(capacity: options.batchBytesMax)
         let window = backend == .uring ? options.batchesInFlightMax : 1
         self.spare = (0..<window).map { _ in Batch(capacity: options.batchBytesMax) }
-        self.notifier = DurabilityNotifier(events: durableEvents)
+        self.notifier = DurabilityNotifier(events: durableEvents, posterWakes: options.writerWakesWaiters)
         // Without an eventfd the writer still works, it only waits for the disk before it
         // looks at new work.
         self.workEvent = backend == .uring ? try? EventSignal() : nil
@@ -263,13 +263,13 @@ public final class WAL: @unchecked Sendable {
                     notice.merge(Notice(words: Self.allWords, callbacks: takeCallbacks(upTo: durableTicket)))
                 }
                 if closing { break }
-                notifier.post(notice, wakingHere: options.writerWakesWaiters)
+                notifier.post(notice)
                 notice = Notice()
                 lock.wait(Self.workArrived)
             }
             if pending.isEmpty && flight.isEmpty {
                 lock.unlock()
-                notifier.post(notice, wakingHere: options.writerWakesWaiters)
+                notifier.post(notice)
                 return
             }
             var taken: (batch: Batch, generation: UInt64)?
@@ -281,7 +281,7 @@ public final class WAL: @unchecked Sendable {
                 lock.broadcast(Self.spaceFreed)
             }
             lock.unlock()
-            notifier.post(notice, wakingHere: options.writerWakesWaiters)
+            notifier.post(notice)
 
             do {
                 if let taken {
@@ -363,7 +363,7 @@ public final class WAL: @unchecked Sendable {
                     continue
                 }
             }
-            if announcing { notifier.post(lock.withLock { announce(flight[i]) }, wakingHere: options.writerWakesWaiters) }
+            if announcing { notifier.post(lock.withLock { announce(flight[i]) }) }
         }
         flight.removeAll()
     }
