@@ -43,7 +43,7 @@ final class NetworkKeepAliveClient: @unchecked Sendable {
     // Unchecked: used only on its connection's event loop.
     let leaseID: Int64
     var call: GRPCClientStreamingCall<Etcdserverpb_LeaseKeepAliveRequest>?
-    var waiting: [@Sendable (Result<NetworkOperationKind?, any Error>) -> Void] = []
+    var waiting: [NetworkCompletion] = []
     var waitingHead = 0
 
     init(leaseID: Int64) { self.leaseID = leaseID }
@@ -57,7 +57,7 @@ final class NetworkKeepAliveClient: @unchecked Sendable {
         while let completion = takeWaiting() { completion(.failure(BenchFailure("keepalive stream ended: \(reason)"))) }
     }
 
-    private func takeWaiting() -> (@Sendable (Result<NetworkOperationKind?, any Error>) -> Void)? {
+    private func takeWaiting() -> NetworkCompletion? {
         guard waitingHead < waiting.count else { return nil }
         let completion = waiting[waitingHead]
         waitingHead += 1
@@ -89,7 +89,7 @@ struct NetworkKeepAliveWorkload: NetworkWorkload {
     }
 
     func send(_ client: NetworkKeepAliveClient, on connection: GRPCClient, number: Int,
-              completion: @escaping @Sendable (Result<NetworkOperationKind?, any Error>) -> Void) {
+              completion: @escaping NetworkCompletion) {
         guard let call = client.call else { preconditionFailure("a keepalive client is made with its stream") }
         client.waiting.append(completion)
         var request = Etcdserverpb_LeaseKeepAliveRequest()

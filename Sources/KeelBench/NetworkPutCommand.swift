@@ -45,7 +45,7 @@ struct NetworkPutWorkload: NetworkWorkload {
         value = Data(repeating: UInt8(ascii: "v"), count: valueBytes)
     }
 
-    func send(_ client: Void, on connection: GRPCClient, number: Int, completion: @escaping @Sendable (Result<NetworkOperationKind?, any Error>) -> Void) {
+    func send(_ client: Void, on connection: GRPCClient, number: Int, completion: @escaping NetworkCompletion) {
         var request = Etcdserverpb_PutRequest()
         request.key = keySpace.key(request: number)
         request.value = value

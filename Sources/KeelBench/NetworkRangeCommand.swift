@@ -43,7 +43,7 @@ struct NetworkRangeWorkload: NetworkWorkload {
     let keySpace: NetworkKeySpace
     let serializable: Bool
 
-    func send(_ client: Void, on connection: GRPCClient, number: Int, completion: @escaping @Sendable (Result<NetworkOperationKind?, any Error>) -> Void) {
+    func send(_ client: Void, on connection: GRPCClient, number: Int, completion: @escaping NetworkCompletion) {
         var request = Etcdserverpb_RangeRequest()
         request.key = keySpace.key(request: number)
         request.serializable = serializable

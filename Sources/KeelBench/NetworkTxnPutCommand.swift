@@ -79,7 +79,7 @@ struct NetworkTxnWorkload: NetworkWorkload {
         return Double(draw) / Double(1 << 53) < readProbability
     }
 
-    func send(_ client: Void, on connection: GRPCClient, number: Int, completion: @escaping @Sendable (Result<NetworkOperationKind?, any Error>) -> Void) {
+    func send(_ client: Void, on connection: GRPCClient, number: Int, completion: @escaping NetworkCompletion) {
         let read = isRead(request: number)
         let base = keySpace.slot(request: number)
         var request = Etcdserverpb_TxnRequest()

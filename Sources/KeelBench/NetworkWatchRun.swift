@@ -123,7 +123,7 @@ struct NetworkWatchPutWorkload: NetworkWorkload {
     let run: NetworkWatchRun
     let valueBytes: Int
 
-    func send(_ client: Void, on connection: GRPCClient, number: Int, completion: @escaping @Sendable (Result<NetworkOperationKind?, any Error>) -> Void) {
+    func send(_ client: Void, on connection: GRPCClient, number: Int, completion: @escaping NetworkCompletion) {
         let slot = run.keySpace.slot(request: number)
         var request = Etcdserverpb_PutRequest()
         request.key = run.keySpace.key(slot: slot)

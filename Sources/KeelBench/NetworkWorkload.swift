@@ -1,6 +1,10 @@
 import KeelAPI
 import NIOCore
 
+/// How a workload reports one request: the kind to count it under besides the total
+/// (txn-mixed's reads and writes) or nil, or why it failed.
+typealias NetworkCompletion = @Sendable (Result<NetworkOperationKind?, any Error>) -> Void
+
 /// What one network workload sends. `NetworkRun` owns the clients, pacing, stopping and
 /// measuring; a workload only says how a client starts, what request `number` is, and how a
 /// client ends. Every method is called on the event loop of the client's connection.
@@ -12,10 +16,9 @@ protocol NetworkWorkload: Sendable {
     func makeClient(_ connection: GRPCClient, index: Int) -> EventLoopFuture<Client>
 
     /// Sends request `number` (unique across all clients) and calls `completion` once when it
-    /// is answered, on the connection's event loop: with the kind to count it under besides the
-    /// total (txn-mixed's reads and writes) or nil, or with why it failed. A callback rather
-    /// than a future: keel-bench's CPU per request is taken from the server it measures.
-    func send(_ client: Client, on connection: GRPCClient, number: Int, completion: @escaping @Sendable (Result<NetworkOperationKind?, any Error>) -> Void)
+    /// is answered, on the connection's event loop. A callback rather than a future:
+    /// keel-bench's CPU per request is taken from the server it measures.
+    func send(_ client: Client, on connection: GRPCClient, number: Int, completion: @escaping NetworkCompletion)
 
     /// Ends a client after the clock stopped (best effort: failures are ignored).
     func finish(_ client: Client, on connection: GRPCClient) -> EventLoopFuture<Void>
