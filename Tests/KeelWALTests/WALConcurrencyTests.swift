@@ -107,7 +107,7 @@ import Testing
         #expect(stats.records == UInt64(appenders * perAppender))
         #expect(stats.syncs < stats.records, "group commit put several records in one fdatasync")
 
-        let (again, replay) = try WAL.open(directory: directory.path, options: testOptions(segmentBytes: 1 << 20, backend: backend))
+        let (again, replay) = try WAL.open(directory: directory.path, options: options)
         again.close()
         #expect(replay.entries.count == appenders * perAppender)
         var seen = [Int](repeating: 0, count: appenders)
