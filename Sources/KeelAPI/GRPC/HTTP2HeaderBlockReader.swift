@@ -11,7 +11,7 @@ import NIOHPACK
 /// method's block as the same indexed references. So the reader keeps the last few blocks
 /// that leave the dynamic table as it was, with what they decoded to, and hands out that
 /// again for the same bytes instead of decoding them: nothing but a block's bytes and the
-/// table decide what it decodes to, and any block that changes the table empties the cache.
+/// table decide what it decodes to, and any block that changes the table empties that memory.
 struct HTTP2HeaderBlockReader {
     typealias ConnectionError = HTTP2Wire.ConnectionError
 
@@ -28,6 +28,9 @@ struct HTTP2HeaderBlockReader {
     private var recentBlocks: [(bytes: [UInt8], headers: HPACKHeaders)] = []
     /// Enough for a response's headers and trailers and a client's two or three methods.
     static let recentBlocksMax = 4
+    /// Larger blocks are not remembered: a call's block is a few hundred bytes at most, and a
+    /// connection should not hold four copies of blocks of up to `blockBytesMax`.
+    static let recentBlockBytesMax = 1_024
     /// The block still waiting for CONTINUATION frames.
     private var pending: (streamID: UInt32, endStream: Bool, bytes: ByteBuffer)?
     /// A block that grows past this across CONTINUATION frames ends the connection with
@@ -92,11 +95,11 @@ struct HTTP2HeaderBlockReader {
         } catch {
             throw ConnectionError(.compressionError, "cannot decode a header block: \(error)")
         }
-        if Self.leavesTableAlone(bytes) {
+        if !Self.leavesTableAlone(bytes) {
+            recentBlocks.removeAll(keepingCapacity: true)
+        } else if bytes.readableBytes <= Self.recentBlockBytesMax {
             if recentBlocks.count == Self.recentBlocksMax { recentBlocks.removeLast() }
             recentBlocks.insert((Array(bytes.readableBytesView), headers), at: 0)
-        } else {
-            recentBlocks.removeAll(keepingCapacity: true)
         }
         return Block(streamID: streamID, endStream: endStream, headers: headers)
     }
