@@ -64,7 +64,7 @@ public final class GRPCClient: Sendable {
         _ path: String, _ request: Request, as response: Response.Type = Response.self, timeout: TimeAmount? = nil,
         completion: @escaping @Sendable (Result<Response, GRPCStatus>) -> Void
     ) {
-        unaryCall(path, request, timeout: timeout) { result in
+        unaryBytes(path, request, timeout: timeout) { result in
             completion(result.flatMap { bytes in
                 do { return .success(try Response(serializedBytes: Array(bytes.readableBytesView))) } catch {
                     return .failure(GRPCStatus(.internal, "cannot parse response: \(error)"))
@@ -73,27 +73,12 @@ public final class GRPCClient: Sendable {
         }
     }
 
-    /// Calls a unary method and completes with its response message's bytes, not decoded: for
-    /// a caller that only needs the call to succeed. keel-bench discards every response, and
-    /// decoding each was CPU taken from the server it measures. Fails as `unary` does.
-    public func unaryBytes<Request: Message>(
-        _ path: String, _ request: Request, timeout: TimeAmount? = nil
-    ) -> EventLoopFuture<ByteBuffer> {
-        let promise = channel.eventLoop.makePromise(of: ByteBuffer.self)
-        unaryBytes(path, request, timeout: timeout) { promise.completeWith($0.mapError { $0 }) }
-        return promise.futureResult
-    }
-
-    /// `unaryBytes` calling `completion` once, as the callback form of `unary` does.
+    /// Calls a unary method and calls `completion` once with its response message's bytes, not
+    /// decoded, as the callback form of `unary` does: for a caller that only needs the call to
+    /// succeed. keel-bench discards every response, and decoding each was CPU taken from the
+    /// server it measures. Fails as `unary` does.
     public func unaryBytes<Request: Message>(
         _ path: String, _ request: Request, timeout: TimeAmount? = nil,
-        completion: @escaping @Sendable (Result<ByteBuffer, GRPCStatus>) -> Void
-    ) {
-        unaryCall(path, request, timeout: timeout, completion: completion)
-    }
-
-    private func unaryCall<Request: Message>(
-        _ path: String, _ request: Request, timeout: TimeAmount?,
         completion: @escaping @Sendable (Result<ByteBuffer, GRPCStatus>) -> Void
     ) {
         let body: [UInt8]

@@ -1,5 +1,3 @@
-import NIOHPACK
-
 /// Header names and values of gRPC over HTTP/2 (doc/PROTOCOL-HTTP2.md in the gRPC repository).
 enum GRPCHeaders {
     static let status = "grpc-status"
@@ -7,9 +5,6 @@ enum GRPCHeaders {
     static let timeout = "grpc-timeout"
     static let encoding = "grpc-encoding"
     static let contentType = "application/grpc"
-
-    /// The headers that open every response: HTTP 200 and gRPC's content type.
-    static let responseHeaders: HPACKHeaders = [":status": "200", "content-type": contentType]
 
     /// "application/grpc", optionally with a "+format" (we accept "+proto") or parameters.
     /// Compared as bytes: String's prefix test goes through Unicode comparison, a measurable
